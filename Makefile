@@ -1,0 +1,102 @@
+# rt.h - build, test, run, bench, fuzz, install.
+#
+#   make            check rt.h is fresh; build every example, test and bench into build/
+#   make test       the whole suite (tests/run.sh): amalgamation, compile matrix,
+#                   unit tests plain and with ASan+UBSan, integration tests
+#   make run        build and start the main demo on http://127.0.0.1:$(PORT)
+#   make bench      the benchmarks in bench/ (bench/run.sh)
+#   make fuzz       every fuzz target for FUZZ_SECONDS each (clang libFuzzer)
+#   make install    copy rt.h to $(PREFIX)/include
+#   make amalgamate regenerate rt.h from src/ (never edit rt.h by hand)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDLIBS ?=
+PREFIX ?= /usr/local
+PORT ?= 8080
+FUZZ_SECONDS ?= 60
+BUILD := build
+
+# Tests and examples are built with these on top of CFLAGS; the stricter
+# house set (-Wconversion and friends) is applied to rt.h by the compile matrix.
+WARN := -std=c99 -Wall -Wextra -Wpedantic -Werror
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
+UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
+ITEST_SRC := $(wildcard tests/integration/*.c)
+ITEST := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itest/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+
+# examples/NN_name.c builds build/name
+EXAMPLE_SRC := $(wildcard examples/[0-9][0-9]_*.c)
+example_name = $(BUILD)/$(shell echo $(basename $(notdir $(1))) | sed 's/^[0-9]*_//')
+EXAMPLES := $(foreach f,$(EXAMPLE_SRC),$(call example_name,$(f)))
+
+.PHONY: all check test run bench fuzz install clean amalgamate
+
+all: check $(EXAMPLES) $(UNIT) $(UNIT_ASAN) $(ITEST) $(BENCH)
+
+check:
+	@python3 amalgamate.py --check
+
+amalgamate:
+	python3 amalgamate.py
+
+$(BUILD)/%: tests/unit/%.c rt.h tests/rt_test.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LDLIBS)
+
+$(BUILD)/asan/%: tests/unit/%.c rt.h tests/rt_test.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(LDLIBS)
+
+$(BUILD)/itest/%: tests/integration/%.c rt.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $< $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c rt.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O2 $(WARN) -o $@ $< $(LDLIBS) -lm
+
+$(BUILD)/fuzz/%: fuzz/%.c rt.h
+	@mkdir -p $(@D)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $<
+
+define example_rule
+$(call example_name,$(1)): $(1) rt.h
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -o $$@ $$< $(LDLIBS)
+endef
+$(foreach f,$(EXAMPLE_SRC),$(eval $(call example_rule,$(f))))
+
+test: check
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash tests/run.sh
+
+# The main demo: the chat server once it exists, the echo server before that.
+DEMO := $(if $(wildcard examples/*_chat.c),chat,echo)
+run: check $(BUILD)/$(DEMO)
+	$(BUILD)/$(DEMO) --port $(PORT)
+
+bench: check $(BENCH) $(EXAMPLES)
+	@BUILD=$(BUILD) bash bench/run.sh
+
+fuzz: $(FUZZ)
+	@for f in $(FUZZ); do \
+	    name=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$name; \
+	    echo "=== $$name for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        $(BUILD)/corpus/$$name fuzz/corpus/$$name || exit 1; \
+	done
+
+install: check
+	install -d $(DESTDIR)$(PREFIX)/include
+	install -m 644 rt.h $(DESTDIR)$(PREFIX)/include/rt.h
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Merge src/ into the single header rt.h.
+
+    python3 amalgamate.py           write rt.h
+    python3 amalgamate.py --check   exit 1 if rt.h differs from what src/ gives
+    python3 amalgamate.py --stdout  print the result instead of writing it
+    python3 amalgamate.py --switches  list the feature switches (RT_NO_...)
+
+Layout of the output:
+    the manual (src/doc.h)
+    #ifndef RT_H_INCLUDED   ... public declarations, in MODULES order ...
+    #ifdef RT_IMPLEMENTATION / #ifndef RT_IMPLEMENTATION_ONCE
+        collected system includes, then every implementation file in order
+    the license (src/license.h)
+
+Rules, each enforced with an error rather than a guess:
+  - a local  #include "x.h"  is inlined the first time and dropped after;
+    a local include that names no file under src/ is an error;
+  - a system #include <x.h> of the implementation outside any #if is
+    collected and emitted once at the top of that section; inside an #if it
+    stays where it is (platform headers differ by target); the public section
+    may use only stddef/stdint, and keeps them where they are;
+  - a module with a feature switch is wrapped in #ifndef SWITCH, and its
+    system includes stay inside the wrap;
+  - every #ifndef RT_X / #define RT_X default knob in src/ must be named in
+    the manual, so the options table cannot fall behind the code.
+The output depends only on the files, so a re-run is byte-identical.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(ROOT, "src")
+OUT = os.path.join(ROOT, "rt.h")
+
+# (module, feature switch or None), in dependency order: a module may use only
+# the modules above it. Each module is src/<module>.h (public declarations)
+# and, unless it is declaration-only, src/<module>.c (implementation).
+MODULES = [
+    ("core", None),
+    ("sha1", None),
+    ("b64", None),
+    ("utf8", None),
+    ("http", None),
+    ("ws", None),
+]
+
+# Private headers emitted at the start of the implementation section.
+IMPL_PRELUDE = ["config.h"]
+
+PUBLIC_SYSTEM_OK = {"stddef.h", "stdint.h"}
+
+INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+COND_OPEN_RE = re.compile(r'^\s*#\s*if(n?def)?\b')
+COND_CLOSE_RE = re.compile(r'^\s*#\s*endif\b')
+KNOB_RE = re.compile(r'^\s*#\s*ifndef\s+(RT_[A-Z0-9_]+)\s*$')
+
+
+class AmalgamateError(Exception):
+    pass
+
+
+class Merger:
+    def __init__(self):
+        self.emitted = set()        # local files already inlined
+        self.out = []               # output lines of the current section
+        self.system = []            # collected system includes, in order
+
+    def read(self, name):
+        path = os.path.join(SRC, name)
+        if not os.path.isfile(path):
+            raise AmalgamateError("unknown local include or missing file: src/%s" % name)
+        with open(path, encoding="utf-8") as f:
+            return f.read().split("\n")
+
+    def emit_file(self, name, public, switch):
+        """Inline src/<name>, recursing into local includes not yet emitted."""
+        if name in self.emitted:
+            return
+        self.emitted.add(name)
+        lines = self.read(name)
+        if lines and lines[-1] == "":
+            lines.pop()
+        stem = os.path.splitext(name)[0]
+        self.out.append("/* ==== Begin src/%s ==== */ // >>%s" % (name, stem))
+        if switch:
+            self.out.append("#ifndef %s" % switch)
+        depth = 0
+        for lineno, line in enumerate(lines, 1):
+            m = INCLUDE_RE.match(line)
+            if COND_OPEN_RE.match(line):
+                depth += 1
+            elif COND_CLOSE_RE.match(line):
+                depth -= 1
+            if not m:
+                self.out.append(line)
+                continue
+            kind, target = m.group(1), m.group(2)
+            if kind == '"':
+                self.emit_local(target, public, switch, name, lineno)
+            else:
+                self.emit_system(target, public, switch, depth, name, lineno, line)
+        if switch:
+            self.out.append("#endif /* %s */" % switch)
+        self.out.append("/* ==== End src/%s ==== */" % name)
+        self.out.append("")
+
+    def emit_local(self, target, public, switch, name, lineno):
+        if target in self.emitted:
+            return
+        if not os.path.isfile(os.path.join(SRC, target)):
+            raise AmalgamateError("src/%s:%d: unknown local include \"%s\"" % (name, lineno, target))
+        self.emit_file(target, public, switch)
+
+    def emit_system(self, target, public, switch, depth, name, lineno, line):
+        if public and target not in PUBLIC_SYSTEM_OK:
+            raise AmalgamateError("src/%s:%d: public declarations may include only "
+                                  "<stddef.h> and <stdint.h>, not <%s>" % (name, lineno, target))
+        if public or depth > 0 or switch:
+            self.out.append(line)  # public or conditional: keep it in place
+        elif target not in self.system:
+            self.system.append(target)
+
+
+def check_knobs_documented(doc_text):
+    missing = []
+    for name in sorted(os.listdir(SRC)):
+        if not name.endswith((".h", ".c")) or name in ("doc.h", "license.h"):
+            continue
+        with open(os.path.join(SRC, name), encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        for i, line in enumerate(lines[:-1]):
+            m = KNOB_RE.match(line)
+            if m and re.match(r'^\s*#\s*define\s+%s\b' % m.group(1), lines[i + 1]):
+                if m.group(1) not in doc_text:
+                    missing.append("src/%s:%d: %s" % (name, i + 1, m.group(1)))
+    if missing:
+        raise AmalgamateError("config macros missing from the manual (src/doc.h):\n  "
+                              + "\n  ".join(missing))
+
+
+def build():
+    doc = "\n".join(Merger().read("doc.h")).rstrip("\n")
+    lic = "\n".join(Merger().read("license.h")).rstrip("\n")
+    check_knobs_documented(doc)
+
+    pub = Merger()
+    for mod, switch in MODULES:
+        pub.emit_file(mod + ".h", True, switch)
+    public_lines = pub.out
+
+    impl = Merger()
+    impl.emitted = set(pub.emitted)  # public headers are already in the file
+    for name in IMPL_PRELUDE:
+        impl.emit_file(name, False, None)
+    for mod, switch in MODULES:
+        if os.path.isfile(os.path.join(SRC, mod + ".c")):
+            impl.emit_file(mod + ".c", False, switch)
+    impl_lines = ["#include <%s>" % s for s in impl.system] + [""] + impl.out
+
+    parts = [doc, "",
+             "#ifndef RT_H_INCLUDED", "#define RT_H_INCLUDED", ""]
+    parts += public_lines
+    parts += ["#endif /* RT_H_INCLUDED */", "",
+              "#ifdef RT_IMPLEMENTATION", "#ifndef RT_IMPLEMENTATION_ONCE",
+              "#define RT_IMPLEMENTATION_ONCE", ""]
+    parts += impl_lines
+    parts += ["#endif /* RT_IMPLEMENTATION_ONCE */", "#endif /* RT_IMPLEMENTATION */", "", lic, ""]
+    return "\n".join(parts)
+
+
+def main(argv):
+    try:
+        text = build()
+    except AmalgamateError as e:
+        sys.stderr.write("amalgamate.py: %s\n" % e)
+        return 2
+    if "--switches" in argv:
+        for sw in sorted({s for _, s in MODULES if s}):
+            print(sw)
+        return 0
+    if "--stdout" in argv:
+        sys.stdout.write(text)
+        return 0
+    if "--check" in argv:
+        try:
+            with open(OUT, encoding="utf-8") as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            sys.stderr.write("amalgamate.py: rt.h is stale or hand-edited; "
+                             "run python3 amalgamate.py and commit rt.h\n")
+            return 1
+        return 0
+    with open(OUT, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

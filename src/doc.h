@@ -1,0 +1,94 @@
+/* rt.h - real-time web features for C programs, in one header.  v0.1.0
+   MIT license (see the end of this file).  https://github.com/ - see README.md
+
+   Put this in exactly ONE .c file of your program:
+
+       #define RT_IMPLEMENTATION
+       #include "rt.h"
+
+   and a plain #include "rt.h" everywhere else. C99 or C++11; nothing is
+   needed at run time beyond libc (and POSIX sockets for the I/O layer).
+
+QUICK START: the sans-IO core in your own loop (answer a WebSocket handshake
+and read frames from bytes you received however you like)
+
+       rt_http_parser hp = {0};
+       rt_http_request req;
+       rt_ws_handshake hs;
+       char out[512];
+       rt_result n = rt_http_parse_request(&hp, inbuf, inlen, &req);
+       if (n == RT_AGAIN) return;                       // need more bytes
+       if (n < 0) { send_all(out, rt_http_format_error(out, sizeof out, req.status, NULL)); return; }
+       if (rt_ws_handshake_check(&req, &hs) != RT_OK) {
+           send_all(out, rt_ws_format_reject(out, sizeof out, hs.status)); return;
+       }
+       send_all(out, rt_ws_format_accept(out, sizeof out, hs.key, rt_str_c(NULL), NULL));
+
+       rt_ws_parser wp;
+       rt_ws_event ev;
+       rt_ws_parser_init(&wp, RT_WS_SERVER, 0);
+       rt_result used = rt_ws_parse(&wp, frames, frames_len, &ev);  // unmasks in place
+       if (used < 0 && used != RT_AGAIN) close_with(wp.close_code);
+       else if (used >= 0 && ev.type == RT_WS_EV_DATA) got_piece(ev.opcode, ev.data, ev.fin);
+
+TABLE OF CONTENTS
+       FEATURES, DOES NOT, OPTIONS, MEMORY, ERRORS, LIMITS, THREADING,
+       ON WEBSOCKETS; then the declarations by layer: core, sha1, b64, utf8,
+       http, ws; then the implementation.
+
+FEATURES
+       - SHA-1 (FIPS 180-4) and strict base64 (RFC 4648), endian-neutral.
+       - Incremental UTF-8 validation with an ASCII word-at-a-time fast path.
+       - Incremental, zero-copy HTTP/1.1 request parser with hard limits, and
+         response writers.
+       - WebSocket (RFC 6455): handshake checks and accept key, subprotocol
+         choice, a frame parser that enforces every section 5 rule and names
+         the close code to send, a frame writer for both roles, word-at-a-time
+         masking, close-frame helpers.
+
+rt.h DOES NOT
+       - do TLS: put it behind a TLS terminator (stunnel, nginx, a TLS chip).
+       - implement permessage-deflate or any other WebSocket extension.
+       - parse HTTP responses, chunked request bodies or HTTP/2.
+
+OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
+       macro                      default           TU     meaning
+       RT_STATIC                  undefined         all    make every function static
+       RT_API                     extern            all    linkage of public functions
+       RT_MALLOC(n)               malloc(n)         impl   define all three or none
+       RT_REALLOC(p,n)            realloc(p,n)      impl
+       RT_FREE(p)                 free(p)           impl
+       RT_ASSERT(c)               assert(c)         impl   caller bugs only, never input
+       RT_HTTP_MAX_HEADER_BYTES   8192              all    request head size; 431 beyond
+       RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
+       RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
+       RT_WS_MAX_MESSAGE          1 MiB             all    message size; close 1009 beyond
+       Limits can be lowered at run time in the parser structs (max_*).
+
+MEMORY
+       The caller owns every object (parsers, requests) as a plain struct; the
+       codecs never allocate. Views (rt_str) point into the caller's buffers
+       and live as long as those bytes do. Where rt.h allocates, it goes
+       through an rt_allocator given in a config, or RT_MALLOC/RT_FREE.
+
+ERRORS
+       Functions return rt_result: RT_OK (0), a byte count, or a negative
+       code (RT_AGAIN, RT_E_PROTO, RT_E_LIMIT, RT_E_NOMEM, RT_E_IO, ...);
+       rt_result_str() names it. Parsers also say what to answer: an HTTP
+       status (req.status) or a WebSocket close code (parser.close_code).
+       rt.h never prints, exits or aborts on bad input.
+
+LIMITS
+       Every buffer is bounded by a limit from OPTIONS; a limit is checked
+       before anything is allocated or copied.
+
+THREADING
+       No global mutable state. Distinct objects may be used from distinct
+       threads; one object must not be used from two threads at once.
+
+ON WEBSOCKETS
+       rt_ws_parse() delivers data messages in pieces as bytes arrive (the
+       caller reassembles if it wants whole messages) and control frames
+       whole. Text is validated as UTF-8 across fragments and fails as soon
+       as a byte makes it invalid, not at the end of the message.
+*/

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Compiles rt.h in the configurations users will build it in, and runs each
+# result once. One TAP line per configuration, then "N passed, N failed".
+#   - gcc and clang, C99, the house warning set, -Werror
+#   - g++ as C++11 (rt.h included from C++ sources)
+#   - -m32 (32-bit x86) when a 32-bit toolchain is present
+#   - every feature switch off (the list comes from amalgamate.py)
+#   - RT_STATIC in a single translation unit
+set -u
+cd "$(dirname "$0")/.."
+out=${BUILD:-build}/compile
+mkdir -p "$out"
+WARN="-Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion -Wsign-conversion \
+ -Wstrict-prototypes -Wmissing-prototypes -Wundef"
+n=0 pass=0 fail=0 skip=0
+
+# try NAME CC FLAGS...: build impl.c + user.c with these flags and run it.
+try() {
+    local name=$1 cc=$2 bin="$out/$1" log="$out/$1.log"
+    shift 2
+    n=$((n + 1))
+    if $cc "$@" -o "$bin" tests/compile/impl.c tests/compile/user.c >"$log" 2>&1 && "$bin" >>"$log" 2>&1; then
+        echo "ok $n - $name"; pass=$((pass + 1))
+    else
+        echo "not ok $n - $name"; sed 's/^/#   /' "$log" | head -40; fail=$((fail + 1))
+    fi
+}
+
+skip() {
+    n=$((n + 1)); skip=$((skip + 1))
+    echo "ok $n - $1 # SKIP: $2"
+    echo "SKIP: $1: $2"
+}
+
+CXXWARN="-Wall -Wextra -Wpedantic -Werror"
+switches=$(python3 amalgamate.py --switches | sed 's/^/-D/' | tr '\n' ' ')
+
+try gcc-c99 gcc -std=c99 $WARN -O2
+try clang-c99 clang -std=c99 $WARN -O2
+try gxx-cxx11 "g++ -x c++" -std=c++11 $CXXWARN -O2
+try clangxx-cxx17 "clang++ -x c++" -std=c++17 $CXXWARN -O2
+try gcc-c99-switches-off gcc -std=c99 $WARN -O2 $switches
+if echo 'int main(void){return 0;}' | gcc -m32 -x c - -o "$out/m32probe" 2>/dev/null; then
+    try gcc-c99-m32 gcc -m32 -std=c99 $WARN -O2
+else
+    skip gcc-c99-m32 "no 32-bit toolchain (apt-get install gcc-multilib)"
+fi
+n=$((n + 1))
+if gcc -std=c99 $WARN -O2 -o "$out/static" tests/compile/static.c >"$out/static.log" 2>&1 &&
+   "$out/static"; then
+    echo "ok $n - gcc-c99-rt-static"; pass=$((pass + 1))
+else
+    echo "not ok $n - gcc-c99-rt-static"; sed 's/^/#   /' "$out/static.log"; fail=$((fail + 1))
+fi
+
+if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"
+else echo "$pass passed, $fail failed"; fi
+[ "$fail" -eq 0 ]

@@ -1,0 +1,69 @@
+/* Unit tests for core: result names, string views, the allocator hooks. */
+#define RT_IMPLEMENTATION
+#include "../../rt.h"
+#include "../rt_test.h"
+
+RT_TEST(result_names_are_distinct_and_prefixed)
+{
+    int codes[] = {RT_OK, RT_AGAIN, RT_E_PROTO, RT_E_LIMIT, RT_E_NOMEM, RT_E_IO,
+                   RT_E_CLOSED, RT_E_INVAL, RT_E_UTF8, RT_E_NOSPACE, RT_E_NOTFOUND};
+    size_t i, j, n = sizeof codes / sizeof codes[0];
+    for (i = 0; i < n; i++) {
+        CHECK(strncmp(rt_result_str(codes[i]), "RT_", 3) == 0);
+        for (j = i + 1; j < n; j++)
+            CHECK(strcmp(rt_result_str(codes[i]), rt_result_str(codes[j])) != 0);
+    }
+    CHECK_STR(rt_result_str(-999), "unknown error");
+}
+
+RT_TEST(str_views_compare_by_bytes_and_ignoring_case)
+{
+    rt_str a = rt_str_c("WebSocket"), b = rt_str_c("websocket"), e = rt_str_c(NULL);
+    CHECK_EQ(a.n, 9);
+    CHECK_EQ(e.n, 0);
+    CHECK(!rt_str_eq(a, b));
+    CHECK(rt_str_ieq(a, b));
+    CHECK(rt_str_eq(e, rt_str_c("")));
+    CHECK(!rt_str_ieq(a, rt_str_c("websocke")));
+    /* only ASCII letters fold: '@' (0x40) and '`' (0x60) differ by 0x20 too */
+    CHECK(!rt_str_ieq(rt_str_c("@"), rt_str_c("`")));
+}
+
+static size_t counted_live;
+static void *counting_alloc(void *user, size_t n)
+{
+    (void)user;
+    counted_live += n;
+    return malloc(n);
+}
+static void *counting_realloc(void *user, void *p, size_t old_n, size_t new_n)
+{
+    (void)user;
+    counted_live = counted_live - old_n + new_n;
+    return realloc(p, new_n);
+}
+static void counting_free(void *user, void *p, size_t n)
+{
+    (void)user;
+    counted_live -= n;
+    free(p);
+}
+
+RT_TEST(allocator_hooks_are_used_when_given)
+{
+    rt_allocator a = {counting_alloc, counting_realloc, counting_free, NULL};
+    void *p = rt_alloc(&a, 100);
+    CHECK(p != NULL);
+    CHECK_EQ(counted_live, 100);
+    p = rt_realloc(&a, p, 100, 300);
+    CHECK_EQ(counted_live, 300);
+    rt_free(&a, p, 300);
+    CHECK_EQ(counted_live, 0);
+    p = rt_alloc(NULL, 10); /* libc default */
+    CHECK(p != NULL);
+    rt_free(NULL, p, 10);
+    rt_free(&a, NULL, 0); /* freeing NULL is a no-op */
+    CHECK_EQ(counted_live, 0);
+}
+
+int main(void) { return rt_test_main(); }
