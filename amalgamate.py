@@ -44,6 +44,9 @@ MODULES = [
     ("utf8", None),
     ("http", None),
     ("ws", None),
+    ("sse", None),
+    ("room", None),
+    ("loop", "RT_NO_IO"),
 ]
 
 # Private headers emitted at the start of the implementation section.

@@ -1,0 +1,1 @@
+/* room.h - rooms: membership, history ring, positions, recovery. */

@@ -1,0 +1,1 @@
+/* sse.h - Server-Sent Events formatter (WHATWG HTML "server-sent events"). */
