@@ -5,9 +5,9 @@ extern "C" {
 
 /* Validator state; zero-initialise it (or call rt_utf8_init) per message. */
 typedef struct rt_utf8 {
-    uint32_t need;  /* continuation bytes still expected */
-    uint32_t lo;    /* allowed range of the next continuation byte */
-    uint32_t hi;
+    uint32_t need;  /* continuation bytes still expected; 0xFF after an error */
+    uint32_t lo;    /* allowed range of the next continuation byte, */
+    uint32_t hi;    /* meaningful while need is 1..3 */
 } rt_utf8;
 
 RT_API void rt_utf8_init(rt_utf8 *v);
