@@ -45,6 +45,13 @@ FEATURES
          choice, a frame parser that enforces every section 5 rule and names
          the close code to send, a frame writer for both roles, word-at-a-time
          masking, close-frame helpers.
+       - An event loop (poll, or epoll on Linux) with O(1) fd add/remove,
+         heap timers and a lock-free cross-thread post (RT_NO_IO drops it).
+       - Server-Sent Events formatter: any payload, multi-line data, ids,
+         event types, retry and keep-alive comments, byte-exact per WHATWG.
+       - Rooms: membership whose cost does not grow with the room (100k
+         members), a bounded history ring per room (count, bytes, age),
+         positions (epoch-offset) and gap-free, duplicate-free recovery.
 
 rt.h DOES NOT
        - do TLS: put it behind a TLS terminator (stunnel, nginx, a TLS chip).
@@ -63,7 +70,26 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
        RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
        RT_WS_MAX_MESSAGE          1 MiB             all    message size; close 1009 beyond
-       Limits can be lowered at run time in the parser structs (max_*).
+       RT_SERVER_MAX_CONNS        10000             all    open connections; 503 + Retry-After beyond
+       RT_CONN_MAX_PENDING        256 KiB           all    queued bytes per connection (backpressure)
+       RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
+       RT_CONN_READ_BUF           4096              all    pooled read buffer size
+       RT_PING_INTERVAL_MS        25000             all    server WebSocket pings
+       RT_IDLE_TIMEOUT_MS         60000             all    silence before a connection is dropped
+       RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
+       RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
+       RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
+       RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
+       RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
+       RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
+       RT_ROOM_MAX_ROOMS          10000             all    rooms per registry; RT_E_LIMIT beyond
+       RT_ROOM_MAX_MEMBERS        100000            all    members per room; RT_E_LIMIT beyond
+       RT_ROOM_MAX_JOINS          1024              all    rooms per member; RT_E_LIMIT beyond
+       RT_ROOM_HISTORY_MAX_MSGS   256               all    history per room, messages (0 = no limit)
+       RT_ROOM_HISTORY_MAX_BYTES  256 KiB           all    history per room, bytes (0 = no limit)
+       RT_ROOM_HISTORY_MAX_AGE_MS 600000 (10 min)   all    history per room, age (0 = no limit)
+       Limits can be lowered at run time: parser structs (max_*),
+       rt_rooms_settings, rt_server_config.
 
 MEMORY
        The caller owns every object (parsers, requests) as a plain struct; the

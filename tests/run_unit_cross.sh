@@ -18,7 +18,7 @@ mkdir -p "$out"
 status=0
 for src in tests/unit/test_*.c; do
     bin="$out/$(basename "$src" .c)"
-    if ! clang --target=mips-linux-gnu --sysroot="$sysroot" -fuse-ld=/usr/bin/mips-linux-gnu-ld \
+    if ! clang --target=mips-linux-gnu --sysroot="$sysroot" --ld-path=/usr/bin/mips-linux-gnu-ld \
          -B"$gccdir" -L"$gccdir" -static -std=c99 -O2 -Wall -Wextra -Werror \
          -o "$bin" "$src" 2>"$bin.log"; then
         cat "$bin.log"
