@@ -50,7 +50,7 @@ typedef struct rt_ws_handshake {
     rt_str key;       /* Sec-WebSocket-Key, as sent */
     rt_str origin;    /* Origin, empty when absent: give it to the app's check */
     rt_str protocols; /* Sec-WebSocket-Protocol list, empty when absent */
-    int status;       /* after an error: the HTTP status to answer with */
+    int status;       /* the HTTP status to answer with: 101, or 400/405/426 */
 } rt_ws_handshake;
 
 /* 1 when the request asks for a WebSocket (Upgrade: websocket), else 0. */
@@ -58,9 +58,11 @@ RT_API int rt_ws_is_upgrade(const struct rt_http_request *req);
 
 /* Checks an upgrade request against RFC 6455 4.2.1: GET, HTTP/1.1 or later,
  * Host, Upgrade: websocket and Connection: Upgrade (tokens in lists, any
- * case), a key that decodes to 16 bytes, version 13. Returns RT_OK and fills
- * *hs, or RT_E_PROTO with hs->status = 400, 405 (not GET) or 426 (version;
- * answer with rt_ws_format_reject, which adds Sec-WebSocket-Version: 13). */
+ * case), one Sec-WebSocket-Version: 13, one key that is canonical base64 of
+ * 16 bytes. Returns RT_OK and fills *hs (views into req; protocols is the
+ * first Sec-WebSocket-Protocol field), or RT_E_PROTO with hs->status = 400,
+ * 405 (not GET) or 426 (a version other than 13; answer with
+ * rt_ws_format_reject, which adds Sec-WebSocket-Version: 13). */
 RT_API rt_result rt_ws_handshake_check(const struct rt_http_request *req, rt_ws_handshake *hs);
 
 /* Writes the Sec-WebSocket-Accept value for key (28 chars and a NUL). */
@@ -70,14 +72,16 @@ RT_API void rt_ws_accept_key(rt_str key, char out[RT_WS_ACCEPT_LEN + 1]);
  * NULL-terminated array), as a view into client_list; empty when none. */
 RT_API rt_str rt_ws_select_protocol(rt_str client_list, const char *const *supported);
 
-/* Writes the 101 Switching Protocols response; protocol may be empty and
- * extra_headers (lines ending in \r\n) may be NULL. Returns the length
- * needed, like snprintf. */
+/* Writes the 101 Switching Protocols response for the client's key;
+ * protocol may be empty and extra_headers (lines ending in \r\n) may be
+ * NULL. Returns the length needed, like snprintf; when that is more than
+ * cap, buf holds only a prefix. */
 RT_API size_t rt_ws_format_accept(char *buf, size_t cap, rt_str key, rt_str protocol,
                                   const char *extra_headers);
 
 /* Writes a rejection for a failed handshake with the given status (426 adds
- * Sec-WebSocket-Version: 13). Returns the length needed, like snprintf. */
+ * Sec-WebSocket-Version: 13, 405 adds Allow: GET) through
+ * rt_http_format_error. Returns the length needed, like snprintf. */
 RT_API size_t rt_ws_format_reject(char *buf, size_t cap, int status);
 
 /* ---- Frame parser (RFC 6455 5) ------------------------------------------- */
@@ -101,20 +105,19 @@ typedef struct rt_ws_event {
  * zero the rest, or call rt_ws_parser_init. */
 typedef struct rt_ws_parser {
     int role;               /* RT_WS_SERVER: frames must be masked; CLIENT: must not */
-    size_t max_message;     /* 0 = RT_WS_MAX_MESSAGE */
+    size_t max_message;     /* 0 = RT_WS_MAX_MESSAGE; larger values are capped to it */
     unsigned close_code;    /* after an error: the code to close with */
     /* private */
-    int _err;               /* sticky error */
-    int _in_frame;          /* inside a frame's payload */
-    int _opcode;            /* current frame's opcode */
-    int _fin;
-    int _msg_opcode;        /* opcode of the fragmented message in progress, 0 when none */
-    uint64_t _left;         /* payload bytes of the current frame still to come */
-    uint64_t _msg_len;      /* bytes of the current message so far */
+    int _err;               /* sticky error, 0 when none */
+    int _in_frame;          /* inside a data frame's payload */
+    int _fin;               /* FIN of that data frame */
+    int _masked;            /* that frame is masked */
+    int _msg_opcode;        /* RT_WS_TEXT/BINARY while a message is in progress, else 0 */
+    size_t _left;           /* payload bytes of the current data frame still to come */
+    size_t _msg_len;        /* payload bytes of the current message, its frames' headers say */
+    size_t _mask_pos;       /* key offset (0-3) of the next payload byte */
     unsigned char _mask[4];
-    int _masked;
-    size_t _mask_pos;       /* mask offset for the next payload byte */
-    rt_utf8 _utf8;
+    rt_utf8 _utf8;          /* text validation across the message's fragments */
 } rt_ws_parser;
 
 RT_API void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message);
@@ -123,12 +126,21 @@ RT_API void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message);
  * bytes consumed (>= 0; 0 with RT_WS_EV_NONE only when len is 0) and fills
  * *ev; the caller drops those bytes and calls again with the rest.
  *   RT_AGAIN     not enough bytes for a frame header or a whole control
- *                frame: keep the bytes and call again when more arrive
+ *                frame: keep the bytes (untouched) and call again when more
+ *                arrive
  *   RT_E_PROTO   a rule of RFC 6455 was broken; p->close_code = 1002
- *   RT_E_UTF8    text that is not UTF-8; p->close_code = 1007
- *   RT_E_LIMIT   message larger than max_message; p->close_code = 1009
- * Errors are sticky. Control frames arrive whole (they are at most 125
- * bytes); data arrives in pieces as it comes in. */
+ *   RT_E_UTF8    text or a close reason that is not UTF-8; close_code = 1007
+ *   RT_E_LIMIT   message larger than max_message; p->close_code = 1009,
+ *                known from the frame header before its payload arrives
+ * Errors are sticky: every later call returns the same one. Control frames
+ * arrive whole (they are at most 125 bytes) and may come between the
+ * fragments of a message; data arrives in pieces as it comes in, with fin
+ * set on the piece that ends the message (an empty message gives one empty
+ * piece). Text fails on the call that brings its first invalid byte, and a
+ * character cut short by the end of the message fails there too. Data
+ * frame lengths not in their shortest form are accepted (RFC 6455 5.2 binds
+ * senders only); a control frame must use the 7-bit form. Close codes are
+ * those rt_ws_close_code_valid() accepts. */
 RT_API rt_result rt_ws_parse(rt_ws_parser *p, void *buf, size_t len, rt_ws_event *ev);
 
 /* ---- Frame writer ---------------------------------------------------------- */
@@ -145,16 +157,23 @@ RT_API size_t rt_ws_write_header(unsigned char *out, int opcode, int fin, uint64
 RT_API void rt_ws_mask(void *p, size_t n, const unsigned char key[4], size_t offset);
 
 /* Writes a whole single frame (header + payload, masked when mask is not
- * NULL) into buf. Returns the length needed, like snprintf. */
+ * NULL) into buf. Returns the length needed, like snprintf, and writes
+ * nothing when that is more than cap (SIZE_MAX when it cannot be counted).
+ * The payload may overlap buf (it is moved, e.g. from buf + 14). */
 RT_API size_t rt_ws_format_frame(void *buf, size_t cap, int opcode, const void *payload,
                                  size_t n, const unsigned char *mask);
 
 /* Builds a close payload: the 2-byte code and the reason cut at a UTF-8
- * boundary to at most 123 bytes. Returns the payload length (<= 125). */
+ * boundary to at most 123 bytes. Returns the payload length (<= 125). A
+ * code that may not be sent (1005 "no status" among them) gives the empty
+ * payload, which is how "no status" is said; a reason that is not valid
+ * UTF-8 is left out. reason may be NULL when reason_len is 0. */
 RT_API size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
                                   const char *reason, size_t reason_len);
 
-/* 1 when code may appear in a close frame on the wire (RFC 6455 7.4), else 0. */
+/* 1 when code may appear in a close frame on the wire, else 0: 1000-1003,
+ * 1007-1011 (RFC 6455 7.4.1), 1012-1014 (IANA registry, RFC 6455 11.7) and
+ * 3000-4999 (registered and private use). */
 RT_API int rt_ws_close_code_valid(unsigned code);
 
 #ifdef __cplusplus
