@@ -15,7 +15,8 @@ typedef struct rt_loop rt_loop;
 enum rt_io_events {
     RT_IO_READ = 1,  /* readable (or a peer closed: read() will say) */
     RT_IO_WRITE = 2, /* writable */
-    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested */
+    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested;
+                        comes with RT_IO_READ if watched, so read() says which */
 };
 
 /* Called when fd is ready; events is a mix of RT_IO_*. The callback may add,
@@ -36,6 +37,16 @@ typedef struct rt_timer {
 
 typedef struct rt_loop_fd rt_loop_fd; /* private: per-fd registration */
 
+/* A function the loop runs twice a step: before it waits and after the
+ * callbacks and timers. A server uses it to write, with one system call per
+ * connection, everything the step queued. Caller-owned; keep it alive (and
+ * in place) while it is added. */
+typedef struct rt_loop_hook {
+    void (*fn)(rt_loop *loop, void *user);
+    void *user;
+    struct rt_loop_hook *_next;
+} rt_loop_hook;
+
 struct rt_loop {
     const rt_allocator *alloc;  /* NULL = RT_MALLOC/RT_FREE */
     uint64_t now;               /* monotonic ms, refreshed once per step */
@@ -43,16 +54,21 @@ struct rt_loop {
     /* private */
     rt_loop_fd *_fds;           /* registrations, indexed by fd */
     size_t _fds_cap;
-    void *_backend;             /* poll: struct pollfd[]; epoll: event buffer */
-    size_t _backend_len, _backend_cap;
+    void *_backend;             /* poll: dense struct pollfd[]; epoll: event buffer */
+    size_t _backend_len;        /* registered fds (the wake pipe included) */
+    size_t _backend_cap;
+    void *_ready;               /* poll only: this step's events, snapshotted */
+    size_t _ready_cap;
     int _epfd;                  /* epoll only, else -1 */
     rt_timer **_heap;
     size_t _heap_len, _heap_cap;
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
+    rt_loop_hook *_hooks;       /* run around every wait */
 };
 
 /* Prepares *loop (caller-owned). alloc may be NULL. RT_E_IO if the wake pipe
- * or epoll instance cannot be made. */
+ * or epoll instance cannot be made, RT_E_NOMEM. On failure nothing is left to
+ * free. */
 RT_API rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc);
 /* Frees what the loop allocated. Registered fds are not closed (the caller
  * owns them); active timers are simply forgotten. */
@@ -61,24 +77,29 @@ RT_API void rt_loop_deinit(rt_loop *loop);
 /* Watches fd for events (RT_IO_READ | RT_IO_WRITE). One registration per fd:
  * RT_E_INVAL if fd is already registered. RT_E_NOMEM. */
 RT_API rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void *user);
-/* Changes the events watched for a registered fd. */
+/* Changes the events watched for a registered fd; an event of a kind no
+ * longer watched is not delivered, even if already pending in this step.
+ * RT_E_NOTFOUND if fd is not registered. */
 RT_API rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events);
 /* Stops watching fd. Safe inside any callback, even for an fd whose event is
  * still pending in this step: it will not be delivered. */
 RT_API void rt_loop_del(rt_loop *loop, int fd);
 
 /* Waits at most timeout_ms (-1: until an event or the next timer), then runs
- * the ready fd callbacks, due timers and posted calls. Returns the number of
- * callbacks run, or RT_E_IO. This is how an application or an RTOS task
- * drives the loop from its own main loop. */
+ * the ready fd callbacks, posted calls and due timers. Returns the number of
+ * callbacks run (0 when a signal interrupted the wait), or RT_E_IO. This is
+ * how an application or an RTOS task drives the loop from its own main loop. */
 RT_API rt_result rt_loop_step(rt_loop *loop, int timeout_ms);
 /* Steps until rt_loop_stop is called. Returns RT_OK or RT_E_IO. */
 RT_API rt_result rt_loop_run(rt_loop *loop);
 /* Makes rt_loop_run return after the current step. Loop thread only. */
 RT_API void rt_loop_stop(rt_loop *loop);
 
-/* Starts t: first after after_ms, then every repeat_ms (0 = once). Restarts
- * it if active. RT_E_NOMEM when the heap cannot grow. */
+/* Starts t: first after after_ms (counted from loop->now, the time of the
+ * current step), then every repeat_ms (0 = once). A repeating timer keeps its
+ * schedule (no drift) unless it fell a whole period behind, when it fires once
+ * and counts again from now. Timers due at the same ms fire in no set order.
+ * Restarts t if active. RT_E_NOMEM when the heap cannot grow. */
 RT_API rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms,
                                 uint32_t repeat_ms, rt_timer_fn fn, void *user);
 /* Stops t if active; safe from its own callback. */
@@ -91,6 +112,13 @@ RT_API int rt_timer_active(const rt_timer *t);
  * write, so no lock is needed. RT_AGAIN when the pipe is full (retry later);
  * calls posted before rt_loop_deinit that did not run are dropped. */
 RT_API rt_result rt_loop_post(rt_loop *loop, rt_post_fn fn, void *arg);
+
+/* Adds h, to call fn(loop, user) before every wait and after every step's
+ * callbacks. Hooks may add or remove hooks (themselves included). */
+RT_API void rt_loop_hook_add(rt_loop *loop, rt_loop_hook *h,
+                             void (*fn)(rt_loop *loop, void *user), void *user);
+/* Removes h if it was added. */
+RT_API void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h);
 
 /* The monotonic clock in milliseconds (CLOCK_MONOTONIC). */
 RT_API uint64_t rt_time_ms(void);

@@ -1,0 +1,3 @@
+/* The loop tests again, on the epoll backend (Linux). */
+#define RT_BACKEND_EPOLL
+#include "test_loop.c"
