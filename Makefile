@@ -39,7 +39,7 @@ EXAMPLES := $(foreach f,$(EXAMPLE_SRC),$(call example_name,$(f)))
 
 .PHONY: all check test run bench fuzz install clean amalgamate
 
-all: check $(EXAMPLES) $(UNIT) $(UNIT_ASAN) $(ITEST) $(BENCH)
+all: check $(EXAMPLES) $(UNIT) $(UNIT_ASAN) $(ITEST) $(BENCH) $(BUILD)/echo-epoll $(BUILD)/asan/echo
 
 check:
 	@python3 amalgamate.py --check
@@ -67,12 +67,30 @@ $(BUILD)/fuzz/%: fuzz/%.c rt.h
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $<
 
+# Web pages and scripts under examples/web/ are compiled into the examples as
+# string constants: examples/web/chat.html becomes chat_html in
+# build/gen/chat_html.h, so the binaries need no files (no '_' in web names).
+WEB_SRC := $(wildcard examples/web/*)
+WEB_GEN := $(foreach f,$(WEB_SRC),$(BUILD)/gen/$(subst .,_,$(notdir $(f))).h)
+$(BUILD)/gen/%.h: examples/embed.py $(WEB_SRC)
+	@mkdir -p $(@D)
+	python3 examples/embed.py examples/web/$(subst _,.,$*) $* > $@
+
 define example_rule
-$(call example_name,$(1)): $(1) rt.h
+$(call example_name,$(1)): $(1) rt.h $(WEB_GEN)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -o $$@ $$< $(LDLIBS)
+	$(CC) $(CFLAGS) $(WARN) -I$(BUILD)/gen -o $$@ $$< $(LDLIBS)
 endef
 $(foreach f,$(EXAMPLE_SRC),$(eval $(call example_rule,$(f))))
+
+# The echo example on the epoll backend and with ASan+UBSan, for the integration tests.
+$(BUILD)/echo-epoll: examples/01_echo.c rt.h $(WEB_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -I$(BUILD)/gen -DRT_BACKEND_EPOLL -o $@ $< $(LDLIBS)
+
+$(BUILD)/asan/echo: examples/01_echo.c rt.h $(WEB_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(SAN) -I$(BUILD)/gen -o $@ $< $(LDLIBS)
 
 test: check
 	@$(MAKE) --no-print-directory all

@@ -44,9 +44,12 @@ MODULES = [
     ("utf8", None),
     ("http", None),
     ("ws", None),
+    ("json", None),
     ("sse", None),
     ("room", None),
     ("loop", "RT_NO_IO"),
+    ("server", "RT_NO_IO"),
+    ("pubsub", "RT_NO_IO"),
 ]
 
 # Private headers emitted at the start of the implementation section.
@@ -59,10 +62,8 @@ COND_OPEN_RE = re.compile(r'^\s*#\s*if(n?def)?\b')
 COND_CLOSE_RE = re.compile(r'^\s*#\s*endif\b')
 KNOB_RE = re.compile(r'^\s*#\s*ifndef\s+(RT_[A-Z0-9_]+)\s*$')
 
-
 class AmalgamateError(Exception):
     pass
-
 
 class Merger:
     def __init__(self):
@@ -125,7 +126,6 @@ class Merger:
         elif target not in self.system:
             self.system.append(target)
 
-
 def check_knobs_documented(doc_text):
     missing = []
     for name in sorted(os.listdir(SRC)):
@@ -141,7 +141,6 @@ def check_knobs_documented(doc_text):
     if missing:
         raise AmalgamateError("config macros missing from the manual (src/doc.h):\n  "
                               + "\n  ".join(missing))
-
 
 def build():
     doc = "\n".join(Merger().read("doc.h")).rstrip("\n")
@@ -172,7 +171,6 @@ def build():
     parts += ["#endif /* RT_IMPLEMENTATION_ONCE */", "#endif /* RT_IMPLEMENTATION */", "", lic, ""]
     return "\n".join(parts)
 
-
 def main(argv):
     try:
         text = build()
@@ -200,7 +198,6 @@ def main(argv):
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -45,6 +45,13 @@ FEATURES
          choice, a frame parser that enforces every section 5 rule and names
          the close code to send, a frame writer for both roles, word-at-a-time
          masking, close-frame helpers.
+       - An event loop (poll, or epoll on Linux) with O(1) fd add/remove,
+         heap timers and a lock-free cross-thread post (RT_NO_IO drops it).
+       - Server-Sent Events formatter: any payload, multi-line data, ids,
+         event types, retry and keep-alive comments, byte-exact per WHATWG.
+       - Rooms: membership whose cost does not grow with the room (100k
+         members), a bounded history ring per room (count, bytes, age),
+         positions (epoch-offset) and gap-free, duplicate-free recovery.
 
 rt.h DOES NOT
        - do TLS: put it behind a TLS terminator (stunnel, nginx, a TLS chip).
@@ -63,7 +70,27 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
        RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
        RT_WS_MAX_MESSAGE          1 MiB             all    message size; close 1009 beyond
-       Limits can be lowered at run time in the parser structs (max_*).
+       RT_SERVER_MAX_CONNS        10000             all    open connections; 503 + Retry-After beyond
+       RT_CONN_MAX_PENDING        256 KiB           all    queued bytes per connection (backpressure)
+       RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
+       RT_CONN_READ_BUF           4096              all    pooled read buffer size
+       RT_PING_INTERVAL_MS        25000             all    server WebSocket pings
+       RT_IDLE_TIMEOUT_MS         60000             all    silence before a connection is dropped
+       RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
+       RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
+       RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
+       RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
+       RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
+       RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
+       RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
+       RT_ROOM_MAX_ROOMS          10000             all    rooms per registry; RT_E_LIMIT beyond
+       RT_ROOM_MAX_MEMBERS        100000            all    members per room; RT_E_LIMIT beyond
+       RT_ROOM_MAX_JOINS          1024              all    rooms per member; RT_E_LIMIT beyond
+       RT_ROOM_HISTORY_MAX_MSGS   256               all    history per room, messages (0 = no limit)
+       RT_ROOM_HISTORY_MAX_BYTES  256 KiB           all    history per room, bytes (0 = no limit)
+       RT_ROOM_HISTORY_MAX_AGE_MS 600000 (10 min)   all    history per room, age (0 = no limit)
+       Limits can be lowered at run time: parser structs (max_*),
+       rt_rooms_settings, rt_server_config.
 
 MEMORY
        The caller owns every object (parsers, requests) as a plain struct; the
@@ -239,13 +266,16 @@ extern "C" {
 
 /* Encodes src[0..n) into dst. Like snprintf: returns the encoded length
  * (RT_B64_ENCODED_LEN(n)) and writes it, plus a NUL, only when cap is larger
- * than that; otherwise writes nothing. */
+ * than that; otherwise writes nothing. For an n so large that the length
+ * could overflow a size_t it returns SIZE_MAX (and writes nothing). */
 RT_API size_t rt_b64_encode(const void *src, size_t n, char *dst, size_t cap);
 
 /* Decodes src[0..n) into dst[0..cap). Returns the decoded length, or
  * RT_E_PROTO when the input is not canonical base64 (length not a multiple
  * of 4, a character outside the alphabet, misplaced '=', or non-zero padding
- * bits), or RT_E_NOSPACE when cap is too small. */
+ * bits), or RT_E_NOSPACE when cap is too small for valid input, or
+ * RT_E_LIMIT when the decoded length could exceed INT_MAX. No whitespace or
+ * line breaks are allowed. After an error dst holds unspecified bytes. */
 RT_API rt_result rt_b64_decode(const char *src, size_t n, void *dst, size_t cap);
 
 #ifdef __cplusplus
@@ -261,9 +291,9 @@ extern "C" {
 
 /* Validator state; zero-initialise it (or call rt_utf8_init) per message. */
 typedef struct rt_utf8 {
-    uint32_t need;  /* continuation bytes still expected */
-    uint32_t lo;    /* allowed range of the next continuation byte */
-    uint32_t hi;
+    uint32_t need;  /* continuation bytes still expected; 0xFF after an error */
+    uint32_t lo;    /* allowed range of the next continuation byte, */
+    uint32_t hi;    /* meaningful while need is 1..3 */
 } rt_utf8;
 
 RT_API void rt_utf8_init(rt_utf8 *v);
@@ -328,34 +358,53 @@ typedef struct rt_http_request {
     int version_minor;    /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
     int keep_alive;       /* 1 unless "Connection: close" or HTTP/1.0 without keep-alive */
     size_t content_length;/* 0 when there is no body */
-    size_t head_len;      /* bytes of the head, blank line included */
-    int status;           /* after an error: the HTTP status to answer with */
+    size_t head_len;      /* bytes of the head, blank line (and an ignored leading
+                             empty line) included */
+    int status;           /* after an error: the HTTP status to answer with; else 0 */
     size_t num_headers;
     rt_http_header headers[RT_HTTP_MAX_HEADERS];
 } rt_http_request;
 
 /* Parser state; zero-initialise it (or call rt_http_parser_init) per request.
  * max_header_bytes / max_headers / max_body may be set to lower the compiled
- * limits at run time (0 keeps the compiled ones). */
+ * limits at run time (0 keeps the compiled ones; a larger value is capped at
+ * the compiled one). */
 typedef struct rt_http_parser {
     size_t max_header_bytes;
     size_t max_headers;
     size_t max_body;
     size_t _scanned;      /* bytes already searched for the end of the head */
+    size_t _line;         /* where the line not yet complete starts */
+    size_t _fields;       /* header lines already checked */
 } rt_http_parser;
 
 RT_API void rt_http_parser_init(rt_http_parser *p);
 
 /* Parses the request head in buf[0..len), where buf holds every byte of the
- * request received so far. Returns:
- *   > 0          the head length; *req is filled (views into buf); the body,
- *                req->content_length bytes, follows it in the stream
+ * request received so far (buf may move between calls; len must not shrink).
+ * Returns:
+ *   > 0          the head length; *req is filled (views into buf, valid while
+ *                those bytes are); the body, req->content_length bytes,
+ *                follows it in the stream
  *   RT_AGAIN     the head is not complete yet: call again with more bytes
- *   RT_E_PROTO   malformed (req->status 400), method not served (405),
- *                version not served (505), or Transfer-Encoding (501)
+ *   RT_E_PROTO   malformed (req->status 400), method not served (405: all but
+ *                GET HEAD POST PUT DELETE OPTIONS PATCH), version not served
+ *                (505: all but HTTP/1.0 and HTTP/1.1), or Transfer-Encoding
+ *                (501; 400 in HTTP/1.0)
  *   RT_E_LIMIT   head too large or too many headers (431), body too large (413)
- * Rejected: obsolete line folding, bare CR, whitespace before a colon,
- * duplicate or malformed Content-Length, missing Host in HTTP/1.1. */
+ *   RT_E_INVAL   len is smaller than on the previous call (a caller bug; 500)
+ * Every call writes *req, but its fields mean something only after a result
+ * > 0; req->status is 0 unless an error is returned. A line is checked as
+ * soon as it is complete, and an oversized head fails as soon as len reaches
+ * the limit, so bad input is answered without waiting for the blank line.
+ * Lines end in CRLF: a bare LF or a bare CR is rejected (RFC 9112 2.2 lets a
+ * server accept a bare LF, but a proxy in front that does not would read a
+ * different message). One empty line before the request line is ignored.
+ * Also rejected: obsolete line folding, whitespace before a colon, control
+ * characters, a request-target not starting with '/' (or '*' for OPTIONS),
+ * duplicate or malformed Content-Length, a repeated Host, and a missing Host
+ * in HTTP/1.1.
+ * Results do not depend on how the bytes were split between calls. */
 RT_API rt_result rt_http_parse_request(rt_http_parser *p, const char *buf, size_t len,
                                        rt_http_request *req);
 
@@ -370,7 +419,13 @@ RT_API int rt_http_header_has_token(const rt_http_request *req, const char *name
 /* Finds `key` in a query string (a=1&b=x%20y) or a Cookie header
  * (a=1; b=2), percent-decoding query values ('+' is a space) into out with a
  * NUL. Returns the decoded length, RT_E_NOTFOUND, RT_E_NOSPACE or RT_E_PROTO
- * (bad percent escape). */
+ * (bad percent escape), or RT_E_LIMIT for a length past INT_MAX. out needs
+ * the length + 1 bytes; after any error it holds "" (when cap > 0). Names
+ * match case-sensitively, the first match wins, and an item with no '=' has
+ * an empty value. Query names are decoded before comparing; RT_E_PROTO comes
+ * only from the value of the match. Cookies (RFC 6265 4.2.1) are not
+ * decoded, but one pair of double quotes around a value is removed; every
+ * Cookie header is searched. */
 RT_API rt_result rt_http_query_get(rt_str query, const char *key, char *out, size_t cap);
 RT_API rt_result rt_http_cookie_get(const rt_http_request *req, const char *key,
                                     char *out, size_t cap);
@@ -380,14 +435,18 @@ RT_API const char *rt_http_reason(int status);
 
 /* Writes a response head: status line, the caller's extra header lines
  * (each ending in \r\n; may be NULL), Content-Type when not NULL,
- * Content-Length: body_len, and the blank line. Returns the length needed,
- * like snprintf; writes nothing beyond cap. */
+ * Content-Length: body_len (left out for 1xx, 204 and 304, which never have
+ * a body: RFC 9110 8.6), and the blank line. A status outside 100..599 is written as 500. Returns the length
+ * needed, like snprintf; writes nothing beyond cap. When it fits, a NUL
+ * follows if there is room for it (not counted); when it does not fit, buf
+ * holds a truncated prefix without a NUL. */
 RT_API size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
                                   const char *content_type, size_t body_len);
 
 /* Writes a complete short error response ("404 Not Found\n" as text/plain,
- * Connection: close) with the extra header lines (may be NULL). Returns the
- * length needed, like snprintf. */
+ * Connection: close) with the extra header lines (may be NULL). A status
+ * outside 400..599 is written as 500. Returns the length needed, and
+ * terminates or truncates, like rt_http_format_head. */
 RT_API size_t rt_http_format_error(char *buf, size_t cap, int status, const char *extra_headers);
 
 #ifdef __cplusplus
@@ -448,7 +507,7 @@ typedef struct rt_ws_handshake {
     rt_str key;       /* Sec-WebSocket-Key, as sent */
     rt_str origin;    /* Origin, empty when absent: give it to the app's check */
     rt_str protocols; /* Sec-WebSocket-Protocol list, empty when absent */
-    int status;       /* after an error: the HTTP status to answer with */
+    int status;       /* the HTTP status to answer with: 101, or 400/405/426 */
 } rt_ws_handshake;
 
 /* 1 when the request asks for a WebSocket (Upgrade: websocket), else 0. */
@@ -456,9 +515,11 @@ RT_API int rt_ws_is_upgrade(const struct rt_http_request *req);
 
 /* Checks an upgrade request against RFC 6455 4.2.1: GET, HTTP/1.1 or later,
  * Host, Upgrade: websocket and Connection: Upgrade (tokens in lists, any
- * case), a key that decodes to 16 bytes, version 13. Returns RT_OK and fills
- * *hs, or RT_E_PROTO with hs->status = 400, 405 (not GET) or 426 (version;
- * answer with rt_ws_format_reject, which adds Sec-WebSocket-Version: 13). */
+ * case), one Sec-WebSocket-Version: 13, one key that is canonical base64 of
+ * 16 bytes. Returns RT_OK and fills *hs (views into req; protocols is the
+ * first Sec-WebSocket-Protocol field), or RT_E_PROTO with hs->status = 400,
+ * 405 (not GET) or 426 (a version other than 13; answer with
+ * rt_ws_format_reject, which adds Sec-WebSocket-Version: 13). */
 RT_API rt_result rt_ws_handshake_check(const struct rt_http_request *req, rt_ws_handshake *hs);
 
 /* Writes the Sec-WebSocket-Accept value for key (28 chars and a NUL). */
@@ -468,14 +529,16 @@ RT_API void rt_ws_accept_key(rt_str key, char out[RT_WS_ACCEPT_LEN + 1]);
  * NULL-terminated array), as a view into client_list; empty when none. */
 RT_API rt_str rt_ws_select_protocol(rt_str client_list, const char *const *supported);
 
-/* Writes the 101 Switching Protocols response; protocol may be empty and
- * extra_headers (lines ending in \r\n) may be NULL. Returns the length
- * needed, like snprintf. */
+/* Writes the 101 Switching Protocols response for the client's key;
+ * protocol may be empty and extra_headers (lines ending in \r\n) may be
+ * NULL. Returns the length needed, like snprintf; when that is more than
+ * cap, buf holds only a prefix. */
 RT_API size_t rt_ws_format_accept(char *buf, size_t cap, rt_str key, rt_str protocol,
                                   const char *extra_headers);
 
 /* Writes a rejection for a failed handshake with the given status (426 adds
- * Sec-WebSocket-Version: 13). Returns the length needed, like snprintf. */
+ * Sec-WebSocket-Version: 13, 405 adds Allow: GET) through
+ * rt_http_format_error. Returns the length needed, like snprintf. */
 RT_API size_t rt_ws_format_reject(char *buf, size_t cap, int status);
 
 /* ---- Frame parser (RFC 6455 5) ------------------------------------------- */
@@ -499,20 +562,19 @@ typedef struct rt_ws_event {
  * zero the rest, or call rt_ws_parser_init. */
 typedef struct rt_ws_parser {
     int role;               /* RT_WS_SERVER: frames must be masked; CLIENT: must not */
-    size_t max_message;     /* 0 = RT_WS_MAX_MESSAGE */
+    size_t max_message;     /* 0 = RT_WS_MAX_MESSAGE; larger values are capped to it */
     unsigned close_code;    /* after an error: the code to close with */
     /* private */
-    int _err;               /* sticky error */
-    int _in_frame;          /* inside a frame's payload */
-    int _opcode;            /* current frame's opcode */
-    int _fin;
-    int _msg_opcode;        /* opcode of the fragmented message in progress, 0 when none */
-    uint64_t _left;         /* payload bytes of the current frame still to come */
-    uint64_t _msg_len;      /* bytes of the current message so far */
+    int _err;               /* sticky error, 0 when none */
+    int _in_frame;          /* inside a data frame's payload */
+    int _fin;               /* FIN of that data frame */
+    int _masked;            /* that frame is masked */
+    int _msg_opcode;        /* RT_WS_TEXT/BINARY while a message is in progress, else 0 */
+    size_t _left;           /* payload bytes of the current data frame still to come */
+    size_t _msg_len;        /* payload bytes of the current message, its frames' headers say */
+    size_t _mask_pos;       /* key offset (0-3) of the next payload byte */
     unsigned char _mask[4];
-    int _masked;
-    size_t _mask_pos;       /* mask offset for the next payload byte */
-    rt_utf8 _utf8;
+    rt_utf8 _utf8;          /* text validation across the message's fragments */
 } rt_ws_parser;
 
 RT_API void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message);
@@ -521,12 +583,21 @@ RT_API void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message);
  * bytes consumed (>= 0; 0 with RT_WS_EV_NONE only when len is 0) and fills
  * *ev; the caller drops those bytes and calls again with the rest.
  *   RT_AGAIN     not enough bytes for a frame header or a whole control
- *                frame: keep the bytes and call again when more arrive
+ *                frame: keep the bytes (untouched) and call again when more
+ *                arrive
  *   RT_E_PROTO   a rule of RFC 6455 was broken; p->close_code = 1002
- *   RT_E_UTF8    text that is not UTF-8; p->close_code = 1007
- *   RT_E_LIMIT   message larger than max_message; p->close_code = 1009
- * Errors are sticky. Control frames arrive whole (they are at most 125
- * bytes); data arrives in pieces as it comes in. */
+ *   RT_E_UTF8    text or a close reason that is not UTF-8; close_code = 1007
+ *   RT_E_LIMIT   message larger than max_message; p->close_code = 1009,
+ *                known from the frame header before its payload arrives
+ * Errors are sticky: every later call returns the same one. Control frames
+ * arrive whole (they are at most 125 bytes) and may come between the
+ * fragments of a message; data arrives in pieces as it comes in, with fin
+ * set on the piece that ends the message (an empty message gives one empty
+ * piece). Text fails on the call that brings its first invalid byte, and a
+ * character cut short by the end of the message fails there too. Data
+ * frame lengths not in their shortest form are accepted (RFC 6455 5.2 binds
+ * senders only); a control frame must use the 7-bit form. Close codes are
+ * those rt_ws_close_code_valid() accepts. */
 RT_API rt_result rt_ws_parse(rt_ws_parser *p, void *buf, size_t len, rt_ws_event *ev);
 
 /* ---- Frame writer ---------------------------------------------------------- */
@@ -543,16 +614,23 @@ RT_API size_t rt_ws_write_header(unsigned char *out, int opcode, int fin, uint64
 RT_API void rt_ws_mask(void *p, size_t n, const unsigned char key[4], size_t offset);
 
 /* Writes a whole single frame (header + payload, masked when mask is not
- * NULL) into buf. Returns the length needed, like snprintf. */
+ * NULL) into buf. Returns the length needed, like snprintf, and writes
+ * nothing when that is more than cap (SIZE_MAX when it cannot be counted).
+ * The payload may overlap buf (it is moved, e.g. from buf + 14). */
 RT_API size_t rt_ws_format_frame(void *buf, size_t cap, int opcode, const void *payload,
                                  size_t n, const unsigned char *mask);
 
 /* Builds a close payload: the 2-byte code and the reason cut at a UTF-8
- * boundary to at most 123 bytes. Returns the payload length (<= 125). */
+ * boundary to at most 123 bytes. Returns the payload length (<= 125). A
+ * code that may not be sent (1005 "no status" among them) gives the empty
+ * payload, which is how "no status" is said; a reason that is not valid
+ * UTF-8 is left out. reason may be NULL when reason_len is 0. */
 RT_API size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
                                   const char *reason, size_t reason_len);
 
-/* 1 when code may appear in a close frame on the wire (RFC 6455 7.4), else 0. */
+/* 1 when code may appear in a close frame on the wire, else 0: 1000-1003,
+ * 1007-1011 (RFC 6455 7.4.1), 1012-1014 (IANA registry, RFC 6455 11.7) and
+ * 3000-4999 (registered and private use). */
 RT_API int rt_ws_close_code_valid(unsigned code);
 
 #ifdef __cplusplus
@@ -560,12 +638,398 @@ RT_API int rt_ws_close_code_valid(unsigned code);
 #endif
 /* ==== End src/ws.h ==== */
 
+/* ==== Begin src/json.h ==== */ // >>json
+/* json.h - JSON text out: string escaping and a growable output buffer. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes data[0..n) as the inside of a JSON string (no quotes): '"', '\\'
+ * and every control character escaped (RFC 8259 section 7), and each byte
+ * that is not part of valid UTF-8 replaced by \ufffd, so the output is
+ * always valid JSON whatever a client sent. Returns the length needed, like
+ * snprintf; writes nothing beyond cap and no NUL. */
+RT_API size_t rt_json_escape(char *buf, size_t cap, const void *data, size_t n);
+
+/* A growable byte buffer on an allocator. Zero-initialise, or rt_jbuf_init;
+ * rt_jbuf_free when done. After an allocation failure `failed` is set and
+ * further appends do nothing, so a builder can check once at the end. */
+typedef struct rt_jbuf {
+    char *p;
+    size_t len, cap;
+    const rt_allocator *alloc;
+    int failed;
+} rt_jbuf;
+
+RT_API void rt_jbuf_init(rt_jbuf *b, const rt_allocator *alloc);
+RT_API void rt_jbuf_free(rt_jbuf *b);
+RT_API void rt_jbuf_put(rt_jbuf *b, const void *data, size_t n);
+RT_API void rt_jbuf_puts(rt_jbuf *b, const char *s);
+/* Appends data as a quoted, escaped JSON string. */
+RT_API void rt_jbuf_str(rt_jbuf *b, const void *data, size_t n);
+/* Appends an unsigned integer in decimal. */
+RT_API void rt_jbuf_uint(rt_jbuf *b, uint64_t v);
+
+#ifdef __cplusplus
+}
+#endif
+/* ==== End src/json.h ==== */
+
 /* ==== Begin src/sse.h ==== */ // >>sse
-/* sse.h - Server-Sent Events formatter (WHATWG HTML "server-sent events"). */
+/* sse.h - Server-Sent Events formatter (WHATWG HTML "server-sent events").
+ *
+ * Sans-IO: turns one event into the bytes of the text/event-stream format,
+ * in the caller's buffer. Nothing is allocated. The data may be any bytes;
+ * a browser decodes the stream as UTF-8, so send UTF-8 if it must come back
+ * byte for byte.
+ *
+ * Line breaks: the event-stream format has no escape. A line break in the
+ * data (LF, CRLF or a lone CR) becomes a new "data:" line and every
+ * conforming parser rejoins the lines with LF, so CR and CRLF arrive as LF.
+ * That is inherent to SSE; everything else survives exactly, including
+ * leading spaces, empty lines and a trailing line break.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One event. Views are borrowed for the duration of the call only. */
+typedef struct rt_sse_event {
+    rt_str event;      /* type; empty = no "event:" line (the browser's "message") */
+    rt_str id;         /* empty = no "id:" line (the browser keeps its last id) */
+    rt_str data;       /* payload, any bytes; empty = one empty "data:" line */
+    uint32_t retry_ms; /* reconnection delay; 0 = no "retry:" line */
+} rt_sse_event;
+
+/* Upper bound on the bytes that n bytes of data take, blank line included:
+ * the worst case is all line breaks, each a 6-byte "data:\n" (6n + 7). */
+#define RT_SSE_DATA_MAX(n) (6 * (size_t)(n) + 7)
+/* Upper bound on a whole event with an event type of event_n bytes and an id
+ * of id_n bytes: "event: " + "\n", "id: " + "\n", "retry: " + 10 digits + "\n". */
+#define RT_SSE_MAX_SIZE(data_n, event_n, id_n) \
+    (RT_SSE_DATA_MAX(data_n) + 8 + (size_t)(event_n) + 5 + (size_t)(id_n) + 18)
+
+/* Writes ev as one complete event: "event: ", "id: ", "retry: " lines when
+ * present, one "data: " line per line of data, then the blank line that
+ * dispatches it. A field with an empty value is written "name:" (no space);
+ * otherwise exactly one space follows the colon, which the parser strips,
+ * so values that start with a space keep it.
+ * Returns the length needed, like snprintf: the output is complete only when
+ * that is <= cap, and nothing is written beyond cap (buf may be NULL when
+ * cap is 0, to measure). No NUL is written. Errors, with nothing written:
+ *   RT_E_INVAL  the event type or id contains CR, LF or NUL (a browser would
+ *               split the line, or ignore an id holding NUL)
+ *   RT_E_LIMIT  RT_SSE_MAX_SIZE of the event exceeds INT_MAX */
+RT_API rt_result rt_sse_format(char *buf, size_t cap, const rt_sse_event *ev);
+
+/* Writes a comment, ": text\n" (":\n" when text is empty), one comment line
+ * per line of text, then a blank line. Browsers ignore it; send one every
+ * 15-30 s to keep proxies from closing an idle stream. Returns the length
+ * needed like rt_sse_format, or RT_E_LIMIT. */
+RT_API rt_result rt_sse_format_comment(char *buf, size_t cap, rt_str text);
+
+/* Writes "retry: <ms>\n\n", which sets the browser's reconnection delay
+ * without dispatching an event (any ms, 0 included). Returns the length
+ * needed (at most 19), like snprintf. */
+RT_API rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms);
+
+#ifdef __cplusplus
+}
+#endif
 /* ==== End src/sse.h ==== */
 
 /* ==== Begin src/room.h ==== */ // >>room
-/* room.h - rooms: membership, history ring, positions, recovery. */
+/* room.h - rooms: membership, history ring, positions, recovery.
+ *
+ * Pure data, no I/O and no clock: every function that needs the time takes
+ * now_ms (monotonic milliseconds, from the caller's clock).
+ *
+ * A registry (rt_rooms, caller-owned) maps names to rooms. A member is an
+ * rt_room_member the caller embeds in its own struct (a connection, say); a
+ * member may be in many rooms and a room may hold many members. Each room
+ * keeps its recent messages in a ring, numbered by a position (epoch,
+ * offset) that every transport uses as its resume token: the SSE id, the
+ * long-poll "since", the WebSocket recovery request.
+ *
+ * Lifetimes, in one place:
+ *   - A room is created by the first rt_room_join or rt_rooms_open of its
+ *     name. It lives while it has members, or while it has history and the
+ *     age limit is on (so a client that reconnects within history_max_age_ms
+ *     can recover). When neither holds, rt_room_leave/rt_room_leave_all free
+ *     it at once and rt_rooms_expire frees it otherwise.
+ *   - An rt_room pointer stays valid until the next rt_room_leave,
+ *     rt_room_leave_all, rt_rooms_expire or rt_rooms_deinit. Join, publish
+ *     and recover never free a room.
+ *   - A message (rt_room_msg) lives while it is in some history or someone
+ *     holds a reference (rt_room_msg_retain/release); it may outlive its room
+ *     and the registry, but not the allocator.
+ *
+ * The model is single-threaded (one registry, one thread), which is what
+ * makes recovery gap-free: rt_room_join_recover adds the member and takes the
+ * recovery snapshot in one call, so no publish can fall between the two.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest room name in bytes. Names use [A-Za-z0-9_.:@-] only. */
+#ifndef RT_ROOM_MAX_NAME
+#define RT_ROOM_MAX_NAME 64
+#endif
+/* Default limits of rt_rooms_settings (each can be changed at run time). */
+#ifndef RT_ROOM_MAX_ROOMS
+#define RT_ROOM_MAX_ROOMS 10000
+#endif
+#ifndef RT_ROOM_MAX_MEMBERS
+#define RT_ROOM_MAX_MEMBERS 100000
+#endif
+#ifndef RT_ROOM_MAX_JOINS
+#define RT_ROOM_MAX_JOINS 1024
+#endif
+#ifndef RT_ROOM_HISTORY_MAX_MSGS
+#define RT_ROOM_HISTORY_MAX_MSGS 256
+#endif
+#ifndef RT_ROOM_HISTORY_MAX_BYTES
+#define RT_ROOM_HISTORY_MAX_BYTES (256u * 1024u)
+#endif
+#ifndef RT_ROOM_HISTORY_MAX_AGE_MS
+#define RT_ROOM_HISTORY_MAX_AGE_MS (10u * 60u * 1000u)
+#endif
+
+/* ---- Positions ---------------------------------------------------------------
+ * Where a message sits in a room's history. offset counts the room's
+ * messages from 1; the epoch is a random-looking 64-bit value that changes
+ * whenever a room's history starts over (a new room, or a restart), so an
+ * offset is only comparable within one epoch. epoch 0 means "no position":
+ * read from now on. As a string: "<epoch in lowercase hex>-<offset in
+ * decimal>", no leading zeros, e.g. "9f3a2c1b7d4e5f60-42"; the empty string
+ * is the no-position. It is safe in an SSE id, a URL and JSON unescaped. */
+typedef struct rt_room_pos {
+    uint64_t epoch;
+    uint64_t offset;
+} rt_room_pos;
+
+#define RT_ROOM_POS_MAX 38 /* 16 hex digits, '-', 20 digits, NUL */
+
+/* Writes pos as a NUL-terminated string into out and returns its length
+ * (0, the empty string, when pos.epoch is 0). */
+RT_API size_t rt_room_pos_format(rt_room_pos pos, char out[RT_ROOM_POS_MAX]);
+
+/* Parses what rt_room_pos_format writes, and only that: RT_OK with *pos
+ * set ({0, 0} for the empty string), or RT_E_INVAL for anything else
+ * (leading zeros, uppercase, epoch 0, overflow, stray bytes), with *pos
+ * untouched. Never reads beyond s.n. */
+RT_API rt_result rt_room_pos_parse(rt_str s, rt_room_pos *pos);
+
+/* ---- Messages ----------------------------------------------------------------
+ * One published message: a single allocation holding this header and the
+ * payload, shared by the history and by every transport queue that holds a
+ * reference. Fields are read-only. The count is not atomic: retain and
+ * release on the registry's thread. */
+typedef struct rt_room_msg {
+    rt_room_pos pos;  /* this message's position */
+    uint64_t time_ms; /* now_ms given to rt_room_publish */
+    const char *data; /* the payload, inside this allocation, NUL-terminated */
+    size_t len;       /* payload bytes (the NUL not counted) */
+    /* private */
+    size_t _refs;
+    const rt_allocator *_alloc;
+} rt_room_msg;
+
+/* Takes a reference (to keep a message queued); returns m. */
+RT_API rt_room_msg *rt_room_msg_retain(rt_room_msg *m);
+/* Drops a reference; the last one frees the message. NULL is ignored. */
+RT_API void rt_room_msg_release(rt_room_msg *m);
+
+/* ---- Registry ------------------------------------------------------------------ */
+
+typedef struct rt_rooms_settings {
+    /* Borrowed: must outlive the registry and every message retained from
+     * it. NULL = RT_MALLOC/RT_FREE. */
+    const rt_allocator *alloc;
+    /* Fill both from time and randomness at start-up, different on every
+     * run. epoch_seed makes each run's epochs new, so a client holding a
+     * position from before a restart is told it cannot recover rather than
+     * being handed the wrong messages. hash_seed keys the name hash, so a
+     * client cannot precompute names that all land in one bucket. */
+    uint64_t epoch_seed;
+    uint64_t hash_seed;
+    size_t max_rooms;   /* rooms at once; RT_E_LIMIT beyond (>= 1) */
+    size_t max_members; /* members of one room; RT_E_LIMIT beyond (>= 1) */
+    size_t max_joins;   /* rooms one member may be in; RT_E_LIMIT beyond (>= 1) */
+    /* History per room, 0 = no limit in that dimension, but at least one
+     * must be set. history_max_bytes counts whole messages (rt_room_msg
+     * header + payload + 1), so it also bounds the message count. */
+    size_t history_max_msgs;
+    size_t history_max_bytes;
+    uint64_t history_max_age_ms;
+} rt_rooms_settings;
+
+struct rt_room_membership; /* private: links one member and one room */
+struct rt_rooms;
+
+/* A room. Library-owned: found through rt_rooms_find or returned by join or
+ * open, freed as described at the top. Fields are read-only. */
+typedef struct rt_room {
+    rt_str name;          /* inside the room's allocation, NUL-terminated */
+    size_t n_members;
+    rt_room_pos pos;      /* the current position: the last message's, offset 0
+                             before the first */
+    size_t history_count; /* messages retained: offsets pos.offset - count + 1
+                             up to pos.offset */
+    size_t history_bytes; /* what they occupy, as history_max_bytes counts it */
+    /* private */
+    struct rt_rooms *_rs;
+    struct rt_room *_next; /* hash chain */
+    uint32_t _hash;
+    unsigned _walks;       /* rt_room_each calls in progress */
+    struct rt_room_membership **_slots; /* dense; NULL holes only during walks */
+    size_t _n_slots, _cap_slots, _holes;
+    rt_room_msg **_ring;   /* history, oldest at _head */
+    size_t _ring_cap, _head;
+} rt_room;
+
+/* The registry: caller-owned, must not be moved or copied after init. */
+typedef struct rt_rooms {
+    rt_rooms_settings settings; /* read-only after init */
+    size_t n_rooms;             /* read-only */
+    size_t history_bytes;       /* read-only: sum over the rooms */
+    /* private */
+    rt_room **_buckets;
+    size_t _n_buckets;
+    uint64_t _epoch_state;
+} rt_rooms;
+
+/* Fills s with the compiled defaults and seeds of 0: set the seeds. */
+RT_API void rt_rooms_settings_init(rt_rooms_settings *s);
+
+/* Initialises an empty registry with a copy of *s. Allocates nothing.
+ * RT_E_INVAL when epoch_seed is 0 (a fixed seed would repeat epochs across
+ * restarts), a room limit is 0, or no history limit is set. */
+RT_API rt_result rt_rooms_init(rt_rooms *rs, const rt_rooms_settings *s);
+
+/* Frees every room and its history references, and takes every member out
+ * of every room (their rt_room_member stays valid, in no room). Messages
+ * still retained elsewhere stay alive. Not from inside rt_room_each. */
+RT_API void rt_rooms_deinit(rt_rooms *rs);
+
+/* 1 when name is 1..RT_ROOM_MAX_NAME bytes of [A-Za-z0-9_.:@-], else 0. */
+RT_API int rt_room_name_valid(rt_str name);
+
+/* The room with that name, or NULL (also for an invalid name). Borrowed. */
+RT_API rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name);
+
+/* Finds or creates a room without joining it, e.g. to publish into a room
+ * that keeps history for clients yet to come. *out is borrowed. A room
+ * nobody joins is freed by rt_rooms_expire once it is not wanted. Returns
+ * RT_OK, RT_E_INVAL (bad name), RT_E_LIMIT (max_rooms) or RT_E_NOMEM. */
+RT_API rt_result rt_rooms_open(rt_rooms *rs, rt_str name, rt_room **out);
+
+/* Drops history older than history_max_age_ms in every room and frees the
+ * rooms no longer wanted (see the top). Call it every second or so. Costs
+ * O(rooms + dropped messages). Returns the number of rooms freed. */
+RT_API size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms);
+
+/* ---- Membership --------------------------------------------------------------
+ * Costs: join, leave and is_member walk the member's own list of rooms
+ * (at most max_joins), never a room's member list, so they cost the same in
+ * a room of ten members or of a hundred thousand; leave_all is O(rooms of
+ * the member). */
+
+/* Embed one in your connection struct. Zeroed plus user also works. It must
+ * stay in place while it is in any room: call rt_room_leave_all before
+ * freeing or moving it. */
+typedef struct rt_room_member {
+    void *user;     /* yours: handed back by rt_room_each */
+    size_t n_rooms; /* read-only */
+    /* private */
+    struct rt_room_membership *_first;
+} rt_room_member;
+
+RT_API void rt_room_member_init(rt_room_member *m, void *user);
+
+/* The room m joined most recently, or NULL when it is in none. Borrowed. */
+RT_API rt_room *rt_room_member_last(const rt_room_member *m);
+
+/* Adds m to the room called name, creating the room if needed. Joining a
+ * room m is already in does nothing and returns RT_OK. *out (may be NULL)
+ * gets the room, borrowed. Returns RT_OK, RT_E_INVAL (bad name),
+ * RT_E_LIMIT (max_rooms, max_members or max_joins) or RT_E_NOMEM; on error
+ * nothing changed. */
+RT_API rt_result rt_room_join(rt_rooms *rs, rt_str name, rt_room_member *m, rt_room **out);
+
+/* What to replay to a member that says it has seen everything up to since. */
+typedef struct rt_room_recovery {
+    rt_room *room;       /* the room (borrowed) */
+    int recovered;       /* 1: the count messages from offset `from` on are
+                            exactly those after since; 0: history cannot
+                            close the gap: start over from current */
+    rt_room_pos current; /* the room's position: the client's next resume point
+                            once it has the replayed messages */
+    uint64_t from;       /* first offset to replay (current.offset + 1 when none) */
+    size_t count;        /* messages to replay, 0 unless recovered */
+} rt_room_recovery;
+
+/* rt_room_join, then rt_room_recover on that room, in one step so that no
+ * message can be both replayed and delivered live, or neither: everything up
+ * to rec->current is replayed from history, everything after it reaches m
+ * through the publish path. Returns what rt_room_join returns; *rec is set
+ * only on RT_OK. */
+RT_API rt_result rt_room_join_recover(rt_rooms *rs, rt_str name, rt_room_member *m,
+                                      const rt_room_pos *since, uint64_t now_ms,
+                                      rt_room_recovery *rec);
+
+/* Takes m out of room. RT_OK, or RT_E_NOTFOUND when m was not in it. May
+ * free the room (see the top). */
+RT_API rt_result rt_room_leave(rt_room *room, rt_room_member *m);
+
+/* Takes m out of every room it is in (on disconnect). May free rooms. */
+RT_API void rt_room_leave_all(rt_room_member *m);
+
+/* 1 when m is in room, else 0. */
+RT_API int rt_room_is_member(const rt_room *room, const rt_room_member *m);
+
+typedef void (*rt_room_each_fn)(void *ctx, rt_room *room, rt_room_member *m);
+
+/* Calls fn once for every member of room (the way to publish and to list
+ * members), in no particular order. fn may join and leave freely, this room
+ * included: a member that leaves before its turn is skipped, one that joins
+ * during the walk is not visited, none is visited twice, and the room is not
+ * freed during the walk (if it ends up unwanted, rt_rooms_expire frees it).
+ * fn may publish and call rt_room_each again; not rt_rooms_deinit. */
+RT_API void rt_room_each(rt_room *room, rt_room_each_fn fn, void *ctx);
+
+/* ---- History and recovery ------------------------------------------------------ */
+
+/* Publishes data[0..len) (copied once) as the room's next message: assigns
+ * it the next offset, drops history beyond the limits and stores it. A
+ * message larger than history_max_bytes gets its offset but empties the
+ * history instead of being stored (recovery across it then fails cleanly).
+ * Deliver it to the members with rt_room_each. When out is not NULL, *out
+ * gets the message with one reference the caller owns (release it).
+ * Returns RT_OK, or RT_E_NOMEM (or RT_E_LIMIT for a len that cannot be
+ * allocated) with nothing changed but expired history. */
+RT_API rt_result rt_room_publish(rt_room *room, const void *data, size_t len, uint64_t now_ms,
+                                 rt_room_msg **out);
+
+/* Fills *rec for a member that has seen everything up to since (NULL or
+ * epoch 0: nothing to recover, recovered = 1, count = 0). Expired history is
+ * dropped first. recovered = 0 when since has another epoch, an offset past
+ * the current one (it never came from this room), or an offset older than
+ * the history holds (pos.offset - since.offset > history_count). since equal
+ * to current recovers with count 0. Never fails. */
+RT_API void rt_room_recover(rt_room *room, const rt_room_pos *since, uint64_t now_ms,
+                            rt_room_recovery *rec);
+
+/* The retained message at offset, or NULL when history does not hold it.
+ * Borrowed until the room's next publish, recover, expire or free; retain it
+ * to keep it longer. Replay a recovery with
+ *     for (i = 0; i < rec.count; i++) send(rt_room_history_get(rec.room, rec.from + i)); */
+RT_API rt_room_msg *rt_room_history_get(const rt_room *room, uint64_t offset);
+
+#ifdef __cplusplus
+}
+#endif
 /* ==== End src/room.h ==== */
 
 /* ==== Begin src/loop.h ==== */ // >>loop
@@ -587,7 +1051,8 @@ typedef struct rt_loop rt_loop;
 enum rt_io_events {
     RT_IO_READ = 1,  /* readable (or a peer closed: read() will say) */
     RT_IO_WRITE = 2, /* writable */
-    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested */
+    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested;
+                        comes with RT_IO_READ if watched, so read() says which */
 };
 
 /* Called when fd is ready; events is a mix of RT_IO_*. The callback may add,
@@ -608,6 +1073,16 @@ typedef struct rt_timer {
 
 typedef struct rt_loop_fd rt_loop_fd; /* private: per-fd registration */
 
+/* A function the loop runs twice a step: before it waits and after the
+ * callbacks and timers. A server uses it to write, with one system call per
+ * connection, everything the step queued. Caller-owned; keep it alive (and
+ * in place) while it is added. */
+typedef struct rt_loop_hook {
+    void (*fn)(rt_loop *loop, void *user);
+    void *user;
+    struct rt_loop_hook *_next;
+} rt_loop_hook;
+
 struct rt_loop {
     const rt_allocator *alloc;  /* NULL = RT_MALLOC/RT_FREE */
     uint64_t now;               /* monotonic ms, refreshed once per step */
@@ -615,16 +1090,21 @@ struct rt_loop {
     /* private */
     rt_loop_fd *_fds;           /* registrations, indexed by fd */
     size_t _fds_cap;
-    void *_backend;             /* poll: struct pollfd[]; epoll: event buffer */
-    size_t _backend_len, _backend_cap;
+    void *_backend;             /* poll: dense struct pollfd[]; epoll: event buffer */
+    size_t _backend_len;        /* registered fds (the wake pipe included) */
+    size_t _backend_cap;
+    void *_ready;               /* poll only: this step's events, snapshotted */
+    size_t _ready_cap;
     int _epfd;                  /* epoll only, else -1 */
     rt_timer **_heap;
     size_t _heap_len, _heap_cap;
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
+    rt_loop_hook *_hooks;       /* run around every wait */
 };
 
 /* Prepares *loop (caller-owned). alloc may be NULL. RT_E_IO if the wake pipe
- * or epoll instance cannot be made. */
+ * or epoll instance cannot be made, RT_E_NOMEM. On failure nothing is left to
+ * free. */
 RT_API rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc);
 /* Frees what the loop allocated. Registered fds are not closed (the caller
  * owns them); active timers are simply forgotten. */
@@ -633,24 +1113,29 @@ RT_API void rt_loop_deinit(rt_loop *loop);
 /* Watches fd for events (RT_IO_READ | RT_IO_WRITE). One registration per fd:
  * RT_E_INVAL if fd is already registered. RT_E_NOMEM. */
 RT_API rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void *user);
-/* Changes the events watched for a registered fd. */
+/* Changes the events watched for a registered fd; an event of a kind no
+ * longer watched is not delivered, even if already pending in this step.
+ * RT_E_NOTFOUND if fd is not registered. */
 RT_API rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events);
 /* Stops watching fd. Safe inside any callback, even for an fd whose event is
  * still pending in this step: it will not be delivered. */
 RT_API void rt_loop_del(rt_loop *loop, int fd);
 
 /* Waits at most timeout_ms (-1: until an event or the next timer), then runs
- * the ready fd callbacks, due timers and posted calls. Returns the number of
- * callbacks run, or RT_E_IO. This is how an application or an RTOS task
- * drives the loop from its own main loop. */
+ * the ready fd callbacks, posted calls and due timers. Returns the number of
+ * callbacks run (0 when a signal interrupted the wait), or RT_E_IO. This is
+ * how an application or an RTOS task drives the loop from its own main loop. */
 RT_API rt_result rt_loop_step(rt_loop *loop, int timeout_ms);
 /* Steps until rt_loop_stop is called. Returns RT_OK or RT_E_IO. */
 RT_API rt_result rt_loop_run(rt_loop *loop);
 /* Makes rt_loop_run return after the current step. Loop thread only. */
 RT_API void rt_loop_stop(rt_loop *loop);
 
-/* Starts t: first after after_ms, then every repeat_ms (0 = once). Restarts
- * it if active. RT_E_NOMEM when the heap cannot grow. */
+/* Starts t: first after after_ms (counted from loop->now, the time of the
+ * current step), then every repeat_ms (0 = once). A repeating timer keeps its
+ * schedule (no drift) unless it fell a whole period behind, when it fires once
+ * and counts again from now. Timers due at the same ms fire in no set order.
+ * Restarts t if active. RT_E_NOMEM when the heap cannot grow. */
 RT_API rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms,
                                 uint32_t repeat_ms, rt_timer_fn fn, void *user);
 /* Stops t if active; safe from its own callback. */
@@ -664,6 +1149,13 @@ RT_API int rt_timer_active(const rt_timer *t);
  * calls posted before rt_loop_deinit that did not run are dropped. */
 RT_API rt_result rt_loop_post(rt_loop *loop, rt_post_fn fn, void *arg);
 
+/* Adds h, to call fn(loop, user) before every wait and after every step's
+ * callbacks. Hooks may add or remove hooks (themselves included). */
+RT_API void rt_loop_hook_add(rt_loop *loop, rt_loop_hook *h,
+                             void (*fn)(rt_loop *loop, void *user), void *user);
+/* Removes h if it was added. */
+RT_API void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h);
+
 /* The monotonic clock in milliseconds (CLOCK_MONOTONIC). */
 RT_API uint64_t rt_time_ms(void);
 
@@ -673,6 +1165,333 @@ RT_API uint64_t rt_time_ms(void);
 #endif /* RT_NO_IO */
 /* ==== End src/loop.h ==== */
 
+/* ==== Begin src/server.h ==== */ // >>server
+#ifndef RT_NO_IO
+/* server.h - the server: listening, connections, WebSocket, SSE, plain HTTP.
+ *
+ * One rt_server runs on one rt_loop. Each connection is a small state
+ * machine: it reads an HTTP request, then becomes a WebSocket, an SSE stream,
+ * a held (long-poll) request, or gets a plain response and waits for the next
+ * request (keep-alive). All sockets are non-blocking; nothing ever blocks and
+ * nothing is copied per receiver: a message for many connections is framed
+ * once into an rt_msg, a reference-counted buffer every receiver's queue
+ * points to.
+ *
+ * Memory: an idle connection holds only its rt_conn (a few hundred bytes).
+ * Read buffers and queue arrays come from per-server pools while data flows
+ * and go back when it stops.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most connections open at once; beyond it new ones get 503 + Retry-After. */
+#ifndef RT_SERVER_MAX_CONNS
+#define RT_SERVER_MAX_CONNS 10000
+#endif
+/* Queued outgoing bytes per connection before backpressure starts. */
+#ifndef RT_CONN_MAX_PENDING
+#define RT_CONN_MAX_PENDING (256u * 1024u)
+#endif
+/* How long a connection may stay over its queue cap before it is closed. */
+#ifndef RT_CONN_PENDING_GRACE_MS
+#define RT_CONN_PENDING_GRACE_MS 5000
+#endif
+/* Size of a pooled read buffer; requests and frames larger than this grow it. */
+#ifndef RT_CONN_READ_BUF
+#define RT_CONN_READ_BUF 4096
+#endif
+/* Server ping interval for WebSockets (0 = no pings). */
+#ifndef RT_PING_INTERVAL_MS
+#define RT_PING_INTERVAL_MS 25000
+#endif
+/* A connection that receives nothing (no pong, no data) this long is closed. */
+#ifndef RT_IDLE_TIMEOUT_MS
+#define RT_IDLE_TIMEOUT_MS 60000
+#endif
+/* Time allowed to send a complete HTTP request (slowloris defence). */
+#ifndef RT_REQUEST_TIMEOUT_MS
+#define RT_REQUEST_TIMEOUT_MS 10000
+#endif
+/* Time allowed for the peer to answer our close frame. */
+#ifndef RT_CLOSE_TIMEOUT_MS
+#define RT_CLOSE_TIMEOUT_MS 3000
+#endif
+/* SSE keep-alive comment interval (0 = none). */
+#ifndef RT_SSE_KEEPALIVE_MS
+#define RT_SSE_KEEPALIVE_MS 15000
+#endif
+
+typedef struct rt_server rt_server;
+typedef struct rt_conn rt_conn;
+
+/* A reference-counted, immutable byte buffer: one framed message that any
+ * number of connection queues may point to. */
+typedef struct rt_msg {
+    uint32_t refs;
+    uint32_t len;
+    const rt_allocator *alloc;
+    unsigned char data[1]; /* len bytes follow */
+} rt_msg;
+
+enum rt_conn_kind {
+    RT_CONN_HTTP = 0, /* reading a request or sending a response */
+    RT_CONN_WS,       /* WebSocket */
+    RT_CONN_SSE,      /* event stream */
+    RT_CONN_HELD      /* a request held open for a later reply (long polling) */
+};
+
+typedef struct rt_server_callbacks {
+    /* A plain HTTP request (not an upgrade). Answer it now with
+     * rt_conn_reply, turn it into a stream with rt_conn_sse_start, or hold
+     * it with rt_conn_hold and reply later; or return an HTTP status (e.g.
+     * 404) and the server answers with a short error. Return 0 otherwise.
+     * req and body are valid during the call only. NULL: every request 404. */
+    int (*on_http)(rt_conn *c, const rt_http_request *req, rt_str body, void *user);
+    /* A valid WebSocket upgrade request, before it is accepted: check the
+     * Origin, the path, credentials. Return 0 to accept or an HTTP status
+     * (401, 403, 404) to refuse. NULL: accept all. */
+    int (*on_upgrade)(rt_conn *c, const rt_http_request *req, void *user);
+    /* The WebSocket is open (the 101 is queued). req is valid during the call. */
+    void (*on_open)(rt_conn *c, const rt_http_request *req, void *user);
+    /* A whole WebSocket message (fragments reassembled). data is valid
+     * during the call only. */
+    void (*on_message)(rt_conn *c, int opcode, rt_str data, void *user);
+    /* A WebSocket, SSE stream or held request ended. code is the close code
+     * (1006 when the connection dropped without one); reason may be empty.
+     * The connection is freed right after this returns. */
+    void (*on_close)(rt_conn *c, unsigned code, rt_str reason, void *user);
+    /* The connection's queue emptied after it had passed half its cap. */
+    void (*on_drain)(rt_conn *c, void *user);
+    /* A held request (rt_conn_hold) reached its timeout: reply to it now.
+     * NULL: the server answers 204 No Content. */
+    void (*on_hold_timeout)(rt_conn *c, void *user);
+} rt_server_callbacks;
+
+typedef struct rt_server_config {
+    const char *host;            /* "127.0.0.1", "::" (dual stack), NULL = "0.0.0.0" */
+    int port;                    /* 0 picks a free port: read it with rt_server_port */
+    const rt_allocator *alloc;   /* NULL = RT_MALLOC/RT_FREE */
+    rt_server_callbacks cb;
+    void *user;                  /* passed to every callback */
+    const char *const *subprotocols; /* NULL-terminated, offered in order; may be NULL */
+    /* Limits and timeouts: 0 takes the RT_* default. */
+    size_t max_conns;
+    size_t max_message;
+    size_t max_header_bytes;
+    size_t max_body;
+    size_t max_pending;
+    uint32_t pending_grace_ms;
+    uint32_t ping_interval_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint32_t close_timeout_ms;
+    uint32_t sse_keepalive_ms;
+} rt_server_config;
+
+/* Creates the listening socket and registers it on loop. *srv is caller
+ * memory; rt_server_deinit frees what the server allocated.
+ * RT_E_INVAL for a bad host, RT_E_IO when the address cannot be bound. */
+RT_API rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg);
+/* Closes every connection at once (on_close with 1006 is not called) and
+ * frees everything. For a graceful end call rt_server_shutdown first. */
+RT_API void rt_server_deinit(rt_server *srv);
+/* The port actually bound (useful with port 0). */
+RT_API int rt_server_port(const rt_server *srv);
+/* Number of open connections (all kinds). */
+RT_API size_t rt_server_conn_count(const rt_server *srv);
+
+/* Graceful shutdown: stop accepting, send 1001 Going Away to every
+ * WebSocket, a final "event: shutdown" to SSE streams and 503 to held
+ * requests, then keep flushing; whatever is still open after timeout_ms is
+ * closed. rt_server_done() turns 1 when nothing is left; the loop may then
+ * be stopped and rt_server_deinit called. */
+RT_API void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms);
+RT_API int rt_server_done(const rt_server *srv);
+
+/* ---- Messages ------------------------------------------------------------- */
+
+/* A new rt_msg holding one server WebSocket frame (opcode, payload). refs = 1.
+ * NULL when out of memory or when n is over the message limit. */
+RT_API rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n);
+/* A new rt_msg holding raw bytes (e.g. an SSE event). refs = 1. */
+RT_API rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n);
+/* A new rt_msg holding one formatted SSE event. NULL when out of memory or
+ * when the event name or id holds CR, LF or NUL. refs = 1. */
+RT_API rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev);
+RT_API void rt_msg_retain(rt_msg *m);
+/* Drops one reference; frees at zero. NULL is fine. */
+RT_API void rt_msg_release(rt_msg *m);
+
+/* ---- Connections ------------------------------------------------------------ */
+
+/* Sends one WebSocket message (copied once into a new rt_msg). */
+RT_API rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n);
+/* Queues a shared message (retains it). The bytes are sent as they are: use
+ * rt_msg_ws for WebSockets and rt_msg_raw for SSE. RT_E_CLOSED, RT_E_LIMIT
+ * when the queue is over its hard cap (the connection is then closed). */
+RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
+/* Sends every open WebSocket the same message: framed once, shared. Returns
+ * the number of receivers or RT_E_NOMEM. exclude may be NULL. */
+RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
+                                     rt_conn *exclude);
+
+/* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
+ * connection) with code and reason. The connection lingers until the peer
+ * answers or close_timeout passes; on_close follows. */
+RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
+
+/* Answers the current HTTP request (or a held one). content_type may be NULL,
+ * extra_headers are whole lines ending in \r\n (may be NULL). */
+RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
+                               const void *body, size_t n, const char *extra_headers);
+/* Keeps the current request open for a later rt_conn_reply (long polling);
+ * after timeout_ms, on_hold_timeout is called. */
+RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
+/* Turns the current request into an SSE stream: 200, text/event-stream,
+ * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
+RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
+/* Formats and queues one SSE event on an SSE connection; event and id may
+ * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
+RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
+                                  const void *data, size_t n);
+
+RT_API int rt_conn_kind(const rt_conn *c);
+/* Bytes queued for sending and not yet written to the socket. */
+RT_API size_t rt_conn_queued(const rt_conn *c);
+/* The chosen subprotocol (empty if none). Valid while the connection is. */
+RT_API rt_str rt_conn_protocol(const rt_conn *c);
+/* Writes the peer address as text ("127.0.0.1", "::1") into buf. Returns its
+ * length, RT_E_NOSPACE or RT_E_IO. (Not stored: it would cost every
+ * connection 46 bytes.) */
+RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
+RT_API rt_server *rt_conn_server(const rt_conn *c);
+/* The connection's room memberships (its user field is the rt_conn). The
+ * server leaves every room for it when it closes. */
+RT_API rt_room_member *rt_conn_member(rt_conn *c);
+/* 1 when room messages reach this WebSocket as JSON objects of the wire
+ * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
+RT_API int rt_conn_json(const rt_conn *c);
+RT_API void rt_conn_set_json(rt_conn *c, int on);
+/* An application pointer stored in the connection (NULL at first). */
+RT_API void rt_conn_set_user(rt_conn *c, void *user);
+RT_API void *rt_conn_user(const rt_conn *c);
+
+/* ---- The server struct (caller-owned; fields are private) --------------- */
+struct rt_server {
+    rt_loop *loop;
+    rt_server_config cfg;        /* with defaults filled in */
+    int listen_fd;
+    int port;
+    int shutting_down;
+    uint32_t shutdown_deadline;  /* rt__srv_ms() time */
+    int accept_paused;           /* out of descriptors: listener muted */
+    size_t nconns;
+    size_t nreject;              /* over-limit connections being told 503 */
+    size_t ndead;                /* dropped, to be freed at the end of the step */
+    rt_conn *conns;              /* doubly linked list of all connections */
+    rt_conn *flush;              /* connections with queued bytes to write this step */
+    rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+    uint64_t t0;                 /* loop time at init: connection times are offsets */
+    void *read_pool;             /* free read buffers (singly linked) */
+    size_t read_pool_len;
+    void *queue_pool;            /* free queue arrays */
+    size_t queue_pool_len;
+    rt_loop_hook hook;           /* runs the flush list once per loop step */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RT_NO_IO */
+/* ==== End src/server.h ==== */
+
+/* ==== Begin src/pubsub.h ==== */ // >>pubsub
+#ifndef RT_NO_IO
+/* pubsub.h - rooms over the transports: WebSocket, SSE and long polling.
+ *
+ * A message published to a room is stored once in the room's history and
+ * reaches every subscriber in the encoding of its transport, each encoding
+ * built once per message and shared by every receiver of that kind:
+ *   WebSocket (raw)   one text frame holding the payload
+ *   WebSocket (JSON)  {"type":"message","room":R,"pos":P,"data":payload}
+ *   SSE               an event with id: P and the payload as data
+ *   long poll         the held request is answered with
+ *                     {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * P is the message's position (rt_room_pos_format: "<epoch>-<offset>"), the
+ * one opaque string every endpoint takes back to resume: the SSE
+ * Last-Event-ID, the long-poll `since`, the JSON join's `since`.
+ *
+ * Recovery: a subscriber that joins with the last position it saw gets every
+ * later message in order, exactly once, then the live stream; join and replay
+ * happen in one loop step, so a publish can neither slip between them nor be
+ * delivered twice. When history cannot close the gap it is told
+ * recovered = false with the current position.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How long a long-poll request is held when the caller gives no timeout. */
+#ifndef RT_POLL_TIMEOUT_MS
+#define RT_POLL_TIMEOUT_MS 25000
+#endif
+
+typedef struct rt_pubsub {
+    rt_server *srv;     /* borrowed */
+    rt_rooms rooms;     /* the rooms; read them, change them through rt_pubsub_* */
+    rt_timer expire;    /* ages history out once a second */
+} rt_pubsub;
+
+/* Sets up rooms for srv. settings may be NULL for the defaults; an epoch seed
+ * of 0 is replaced with one from the clock and /dev/urandom, so positions
+ * from before a restart are recognised as another epoch. Deinit order:
+ * rt_server_deinit first (its connections leave their rooms), then this. */
+RT_API rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings);
+RT_API void rt_pubsub_deinit(rt_pubsub *ps);
+
+/* Publishes data to room (created if needed, so history is kept even with
+ * nobody listening) and delivers it to every subscriber except exclude (may
+ * be NULL). *pos (may be NULL) gets the message's position. Returns RT_OK,
+ * RT_E_INVAL (bad room name), RT_E_LIMIT or RT_E_NOMEM. */
+RT_API rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
+                                   rt_conn *exclude, rt_room_pos *pos);
+
+/* Subscribes a WebSocket or SSE connection to room and replays what it missed
+ * after `since` (empty: from now on). *rec tells whether the replay closed
+ * the gap and the current position. RT_E_INVAL for a bad room name or
+ * position, RT_E_LIMIT, RT_E_NOMEM. */
+RT_API rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                                rt_room_recovery *rec);
+/* Unsubscribes c from room; RT_E_NOTFOUND if it was not subscribed. */
+RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
+
+/* Answers an HTTP request with an SSE stream of room: the stream headers
+ * (plus extra_headers), the messages after `since` (the Last-Event-ID header
+ * wins over the since argument), then an "rt.join" event whose id is the
+ * position to resume from and whose data is
+ * {"room":R,"recovered":true|false,"pos":P}, then live messages. */
+RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
+                               rt_str room, rt_str since, const char *extra_headers);
+
+/* Long polling: answers at once with the messages after `since` (or with
+ * recovered:false and the current position when history cannot close the
+ * gap), or holds the request until a message arrives or timeout_ms passes
+ * (0: RT_POLL_TIMEOUT_MS), then answers with an empty list. The reply's
+ * "pos" is what the client sends as `since` next time. */
+RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                                uint32_t timeout_ms);
+/* The empty answer for a held poll whose time is up:
+ * {"recovered":true,"pos":P,"messages":[]}. Call it from the server's
+ * on_hold_timeout callback. */
+RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RT_NO_IO */
+/* ==== End src/pubsub.h ==== */
+
 #endif /* RT_H_INCLUDED */
 
 #ifdef RT_IMPLEMENTATION
@@ -681,6 +1500,7 @@ RT_API uint64_t rt_time_ms(void);
 
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 
 /* ==== Begin src/config.h ==== */ // >>config
 /* config.h - implementation-side defaults: allocator and assert hooks.
@@ -786,6 +1606,5092 @@ void rt_free(const rt_allocator *a, void *p, size_t n)
         RT_FREE(p);
 }
 /* ==== End src/core.c ==== */
+
+/* ==== Begin src/sha1.c ==== */ // >>sha1
+/* sha1.c - SHA-1 as FIPS 180-4 section 6.1 describes it.
+ *
+ * Words are built from bytes with shifts, never loaded through a cast, so
+ * the same code is right on big- and little-endian CPUs and never makes an
+ * unaligned access. The message schedule lives in a 16-word ring instead of
+ * the 80 words of the spec, which keeps the stack small on embedded targets.
+ */
+
+/* SHA-1 is specified over big-endian words (FIPS 180-4 section 3.1). */
+static uint32_t rt__sha1_load32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void rt__sha1_store32(unsigned char *p, uint32_t x)
+{
+    p[0] = (unsigned char)(x >> 24);
+    p[1] = (unsigned char)(x >> 16);
+    p[2] = (unsigned char)(x >> 8);
+    p[3] = (unsigned char)x;
+}
+
+static uint32_t rt__sha1_rol(uint32_t x, unsigned n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+/* f(t) + K(t) for round t: the functions of section 4.1.1 and the constants
+ * of section 4.2.1, which change every 20 rounds. */
+static uint32_t rt__sha1_fk(unsigned t, uint32_t b, uint32_t c, uint32_t d)
+{
+    if (t < 20)
+        return ((b & c) | (~b & d)) + 0x5A827999u; /* Ch */
+    if (t < 40)
+        return (b ^ c ^ d) + 0x6ED9EBA1u; /* Parity */
+    if (t < 60)
+        return ((b & c) | (b & d) | (c & d)) + 0x8F1BBCDCu; /* Maj */
+    return (b ^ c ^ d) + 0xCA62C1D6u; /* Parity */
+}
+
+/* W(t) of section 6.1.2 step 1. W(t-16) sits in the slot that W(t) takes
+ * over, so 16 words hold everything the recurrence still needs. */
+static uint32_t rt__sha1_w(uint32_t w[16], unsigned t)
+{
+    if (t >= 16)
+        w[t & 15] = rt__sha1_rol(w[(t - 3) & 15] ^ w[(t - 8) & 15] ^ w[(t - 14) & 15]
+                                 ^ w[t & 15], 1);
+    return w[t & 15];
+}
+
+/* Hashes one 64-byte block into h: section 6.1.2, steps 1 to 4, with the
+ * spec's own names (T is tmp). */
+static void rt__sha1_block(uint32_t h[5], const unsigned char *block)
+{
+    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], tmp;
+    unsigned t;
+    for (t = 0; t < 16; t++)
+        w[t] = rt__sha1_load32(block + 4 * t);
+    for (t = 0; t < 80; t++) {
+        tmp = rt__sha1_rol(a, 5) + rt__sha1_fk(t, b, c, d) + e + rt__sha1_w(w, t);
+        e = d;
+        d = c;
+        c = rt__sha1_rol(b, 30);
+        b = a;
+        a = tmp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+void rt_sha1_init(rt_sha1_ctx *s)
+{
+    /* Initial hash value, section 5.3.1. */
+    s->h[0] = 0x67452301u;
+    s->h[1] = 0xEFCDAB89u;
+    s->h[2] = 0x98BADCFEu;
+    s->h[3] = 0x10325476u;
+    s->h[4] = 0xC3D2E1F0u;
+    s->total = 0;
+    s->fill = 0;
+}
+
+void rt_sha1_update(rt_sha1_ctx *s, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t take;
+    if (n == 0)
+        return;
+    s->total += n;
+    if (s->fill > 0) {
+        take = n < 64 - s->fill ? n : 64 - s->fill;
+        memcpy(s->block + s->fill, p, take);
+        s->fill += take;
+        p += take;
+        n -= take;
+        if (s->fill < 64)
+            return;
+        rt__sha1_block(s->h, s->block);
+        s->fill = 0;
+    }
+    /* Whole blocks are hashed straight from the caller's bytes. */
+    for (; n >= 64; p += 64, n -= 64)
+        rt__sha1_block(s->h, p);
+    if (n > 0)
+        memcpy(s->block, p, n);
+    s->fill = n;
+}
+
+void rt_sha1_final(rt_sha1_ctx *s, unsigned char out[RT_SHA1_SIZE])
+{
+    /* Section 5.1.1: a 1 bit, zeros up to 56 mod 64 bytes, then the length
+     * in bits as a 64-bit big-endian number (messages under 2^61 bytes). */
+    uint64_t bits = s->total * 8;
+    unsigned i;
+    s->block[s->fill++] = 0x80;
+    if (s->fill > 56) {
+        memset(s->block + s->fill, 0, 64 - s->fill);
+        rt__sha1_block(s->h, s->block);
+        s->fill = 0;
+    }
+    memset(s->block + s->fill, 0, 56 - s->fill);
+    rt__sha1_store32(s->block + 56, (uint32_t)(bits >> 32));
+    rt__sha1_store32(s->block + 60, (uint32_t)bits);
+    rt__sha1_block(s->h, s->block);
+    for (i = 0; i < 5; i++)
+        rt__sha1_store32(out + 4 * i, s->h[i]);
+}
+
+void rt_sha1(const void *data, size_t n, unsigned char out[RT_SHA1_SIZE])
+{
+    rt_sha1_ctx s;
+    rt_sha1_init(&s);
+    rt_sha1_update(&s, data, n);
+    rt_sha1_final(&s, out);
+}
+/* ==== End src/sha1.c ==== */
+
+/* ==== Begin src/b64.c ==== */ // >>b64
+/* b64.c - base64 with the standard alphabet (RFC 4648 section 4).
+ *
+ * The decoder is strict on purpose: RFC 4648 section 3.5 lets a decoder
+ * reject encodings whose pad bits are not zero, and RFC 6455 section 4.2.1
+ * wants a Sec-WebSocket-Key that decodes to exactly 16 bytes, so every
+ * string has one accepted spelling and a peer cannot smuggle variants past
+ * a comparison.
+ */
+
+static const char rt__b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Writes the 4 characters for 1 to 3 input bytes, padding with '='. */
+static void rt__b64_quantum_out(const unsigned char *p, size_t len, char *out)
+{
+    uint32_t bits = (uint32_t)p[0] << 16;
+    if (len > 1)
+        bits |= (uint32_t)p[1] << 8;
+    if (len > 2)
+        bits |= p[2];
+    out[0] = rt__b64_alphabet[bits >> 18];
+    out[1] = rt__b64_alphabet[(bits >> 12) & 63];
+    out[2] = len > 1 ? rt__b64_alphabet[(bits >> 6) & 63] : '=';
+    out[3] = len > 2 ? rt__b64_alphabet[bits & 63] : '=';
+}
+
+size_t rt_b64_encode(const void *src, size_t n, char *dst, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    size_t len, i;
+    /* The length itself must be representable; SIZE_MAX can never be
+     * smaller than cap, so nothing is written then. */
+    if (n / 3 >= SIZE_MAX / 4)
+        return SIZE_MAX;
+    len = RT_B64_ENCODED_LEN(n);
+    if (cap <= len)
+        return len;
+    for (i = 0; i < n; i += 3)
+        rt__b64_quantum_out(p + i, n - i < 3 ? n - i : 3, dst + i / 3 * 4);
+    dst[len] = '\0';
+    return len;
+}
+
+/* The 6-bit value of a base64 character, or -1 for anything outside the
+ * alphabet (including '=', which the caller handles by position). */
+static int rt__b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    return c == '/' ? 63 : -1;
+}
+
+/* Decodes one 4-character quantum into out; returns how many bytes it holds
+ * (1 to 3) or RT_E_PROTO. Only the last quantum may end in "=" or "==", and
+ * the bits that padding leaves over must be zero (RFC 4648 section 3.5). */
+static int rt__b64_quantum_in(const char *q, int last, unsigned char out[3])
+{
+    int bytes = 3, i, v;
+    uint32_t bits = 0;
+    if (last && q[3] == '=')
+        bytes = q[2] == '=' ? 1 : 2;
+    for (i = 0; i < 4; i++) {
+        v = i <= bytes ? rt__b64_value((unsigned char)q[i]) : 0;
+        if (v < 0 || (i > bytes && q[i] != '='))
+            return RT_E_PROTO;
+        bits = bits << 6 | (uint32_t)v;
+    }
+    if ((bytes == 1 && (bits & 0xFFFF) != 0) || (bytes == 2 && (bits & 0xFF) != 0))
+        return RT_E_PROTO;
+    out[0] = (unsigned char)(bits >> 16);
+    out[1] = (unsigned char)(bits >> 8);
+    out[2] = (unsigned char)bits;
+    return bytes;
+}
+
+/* Checks all of src and, when dst is not NULL, writes the bytes there. */
+static rt_result rt__b64_decode_all(const char *src, size_t n, unsigned char *dst)
+{
+    unsigned char out[3];
+    size_t i, len = 0;
+    int bytes;
+    for (i = 0; i < n; i += 4) {
+        bytes = rt__b64_quantum_in(src + i, i + 4 == n, out);
+        if (bytes < 0)
+            return bytes;
+        if (dst)
+            memcpy(dst + len, out, (size_t)bytes);
+        len += (size_t)bytes;
+    }
+    return (rt_result)len;
+}
+
+rt_result rt_b64_decode(const char *src, size_t n, void *dst, size_t cap)
+{
+    size_t need;
+    rt_result r;
+    if (n % 4 != 0)
+        return RT_E_PROTO;
+    if (n / 4 > (size_t)INT_MAX / 3)
+        return RT_E_LIMIT;
+    need = n / 4 * 3;
+    if (n > 0 && src[n - 1] == '=')
+        need -= src[n - 2] == '=' ? 2 : 1;
+    /* Too little room: still check the input, so that RT_E_PROTO wins and
+     * RT_E_NOSPACE always means "retry with more room will work". */
+    r = rt__b64_decode_all(src, n, need <= cap ? (unsigned char *)dst : NULL);
+    if (r >= 0 && need > cap)
+        return RT_E_NOSPACE;
+    return r;
+}
+/* ==== End src/b64.c ==== */
+
+/* ==== Begin src/utf8.c ==== */ // >>utf8
+/* utf8.c - incremental UTF-8 validation (RFC 3629 section 4, Unicode
+ * Standard table 3-7 "Well-Formed UTF-8 Byte Sequences").
+ *
+ * Table 3-7 says everything: a lead byte fixes the length of its sequence
+ * and the range its second byte must fall in; every later byte is 80..BF.
+ * The narrowed second-byte ranges are what exclude overlong forms (E0, F0),
+ * UTF-16 surrogates (ED) and code points above U+10FFFF (F4). Checking the
+ * second byte against its range fails at the earliest byte possible, so a
+ * WebSocket endpoint can fail the connection (RFC 6455 section 8.1) when
+ * the bad byte arrives rather than at the end of the message.
+ *
+ * Speed comes from one scan over the sequences that lie whole inside the
+ * chunk: ASCII a machine word at a time, multibyte sequences checked
+ * against the table without touching the state struct. Only the bytes
+ * around a chunk boundary or an error go through the byte-at-a-time state
+ * machine, which also pins down the exact byte at fault.
+ */
+
+/* need after an error; no sequence needs that many more bytes. */
+#define RT__UTF8_FAILED 0xFFu
+
+/* The rows of table 3-7 that start a multibyte sequence: its length and the
+ * range of its second byte. Row 0 stands for "not a lead byte". */
+static const unsigned char rt__utf8_rows[9][3] = {
+    {0, 0x00, 0x00}, /* 80..C1, F5..FF: continuation, overlong C0/C1, too big */
+    {2, 0x80, 0xBF}, /* C2..DF       U+0080..U+07FF */
+    {3, 0xA0, 0xBF}, /* E0           U+0800..U+0FFF (80..9F would be overlong) */
+    {3, 0x80, 0xBF}, /* E1..EC       U+1000..U+CFFF */
+    {3, 0x80, 0x9F}, /* ED           U+D000..U+D7FF (A0..BF are surrogates) */
+    {3, 0x80, 0xBF}, /* EE..EF       U+E000..U+FFFF */
+    {4, 0x90, 0xBF}, /* F0           U+10000..U+3FFFF (80..8F would be overlong) */
+    {4, 0x80, 0xBF}, /* F1..F3       U+40000..U+FFFFF */
+    {4, 0x80, 0x8F}, /* F4           U+100000..U+10FFFF (90..BF are too big) */
+};
+
+/* The row of each byte 80..FF. */
+static const unsigned char rt__utf8_row_of[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 80..8F */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 90..9F */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* A0..AF */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* B0..BF */
+    0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* C0..CF */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* D0..DF */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 5, 5, /* E0..EF */
+    6, 7, 7, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* F0..FF */
+};
+
+/* A word with the top bit of every byte set: a word of ASCII ANDed with it
+ * is zero whatever the byte order, so the test below is endian-neutral. */
+#define RT__UTF8_HIGH ((size_t)-1 / 0xFF * 0x80)
+
+/* Called just past an ASCII byte. Most text either has long ASCII runs or
+ * next to none, so one word is probed first: when it holds a non-ASCII
+ * byte, i comes straight back and the caller goes on a byte at a time;
+ * otherwise the run is skipped four words, then one word, then one byte at
+ * a time. Returns the index of the first byte not skipped. */
+static size_t rt__utf8_skip_ascii(const unsigned char *p, size_t i, size_t n)
+{
+    size_t w[4];
+    /* memcpy compiles to plain loads where they are allowed and stays
+     * correct on CPUs that trap on unaligned access. */
+    if (n - i < sizeof w[0])
+        return i;
+    memcpy(w, p + i, sizeof w[0]);
+    if ((w[0] & RT__UTF8_HIGH) != 0)
+        return i;
+    for (i += sizeof w[0]; n - i >= sizeof w; i += sizeof w) {
+        memcpy(w, p + i, sizeof w);
+        if (((w[0] | w[1] | w[2] | w[3]) & RT__UTF8_HIGH) != 0)
+            break;
+    }
+    for (; n - i >= sizeof w[0]; i += sizeof w[0]) {
+        memcpy(w, p + i, sizeof w[0]);
+        if ((w[0] & RT__UTF8_HIGH) != 0)
+            break;
+    }
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+
+/* Skips every complete, valid sequence from i on. Returns n, or the index
+ * of a lead byte whose sequence is invalid or runs past the end: the
+ * caller walks that one through the state machine. Each length has its
+ * own branch that adds a constant: the CPU predicts the branch and starts
+ * on the next character at once, where a length loaded from the table
+ * would make it wait for the load (about three times slower on CJK). */
+static size_t rt__utf8_scan(const unsigned char *p, size_t i, size_t n)
+{
+    const unsigned char *row;
+    while (i < n) {
+        if (p[i] < 0x80) {
+            i = rt__utf8_skip_ascii(p, i + 1, n);
+            continue;
+        }
+        row = rt__utf8_rows[rt__utf8_row_of[p[i] - 0x80]];
+        if (row[0] == 0 || row[0] > n - i || p[i + 1] < row[1] || p[i + 1] > row[2])
+            return i;
+        if (row[0] == 2) {
+            i += 2;
+            continue;
+        }
+        if ((p[i + 2] & 0xC0) != 0x80)
+            return i;
+        if (row[0] == 3) {
+            i += 3;
+            continue;
+        }
+        if ((p[i + 3] & 0xC0) != 0x80)
+            return i;
+        i += 4;
+    }
+    return n;
+}
+
+/* Moves the state machine over one byte; 0 when the byte cannot be there. */
+static int rt__utf8_step(rt_utf8 *v, unsigned char c)
+{
+    const unsigned char *row;
+    if (v->need > 0) {
+        if (c < v->lo || c > v->hi)
+            return 0;
+        v->need--;
+        v->lo = 0x80;
+        v->hi = 0xBF;
+        return 1;
+    }
+    if (c < 0x80)
+        return 1;
+    row = rt__utf8_rows[rt__utf8_row_of[c - 0x80]];
+    v->need = row[0] > 0 ? row[0] - 1u : 0;
+    v->lo = row[1];
+    v->hi = row[2];
+    return row[0] > 0;
+}
+
+void rt_utf8_init(rt_utf8 *v)
+{
+    v->need = 0;
+    v->lo = 0;
+    v->hi = 0;
+}
+
+rt_result rt_utf8_feed(rt_utf8 *v, const void *data, size_t n, size_t *bad)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i = 0;
+    if (v->need == RT__UTF8_FAILED)
+        goto fail;
+    while (i < n) {
+        /* Between sequences the fast scan runs; it stops only where a
+         * sequence is cut by the chunk's end or is about to fail. */
+        if (v->need == 0) {
+            i = rt__utf8_scan(p, i, n);
+            if (i == n)
+                break;
+        }
+        if (!rt__utf8_step(v, p[i]))
+            goto fail;
+        i++;
+    }
+    return RT_OK;
+fail:
+    v->need = RT__UTF8_FAILED;
+    if (bad)
+        *bad = i;
+    return RT_E_UTF8;
+}
+
+rt_result rt_utf8_finish(const rt_utf8 *v)
+{
+    return v->need == 0 ? RT_OK : RT_E_UTF8;
+}
+
+int rt_utf8_valid(const void *data, size_t n)
+{
+    rt_utf8 v;
+    rt_utf8_init(&v);
+    return rt_utf8_feed(&v, data, n, NULL) == RT_OK && rt_utf8_finish(&v) == RT_OK;
+}
+
+size_t rt_utf8_truncate(const char *s, size_t n, size_t max)
+{
+    size_t cut = max;
+    int back;
+    if (n <= max)
+        return n;
+    /* s[cut] is the first byte left out. While it continues a sequence,
+     * move the cut back to that sequence's lead byte: at most 3 steps in
+     * valid text, and never more, so bad input cannot make this slow. */
+    for (back = 0; back < 3 && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80; back++)
+        cut--;
+    return cut;
+}
+/* ==== End src/utf8.c ==== */
+
+/* ==== Begin src/http.c ==== */ // >>http
+/* http.c - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
+ *
+ * The parser works line by line. Each call searches the new bytes for LF
+ * (memchr), checks every line that became complete, and stops at the blank
+ * line that ends the head. The checks of one line need nothing but that
+ * line, so they can run the moment its LF arrives: garbage is answered at
+ * once instead of after 8 KiB. What needs the whole head (Host, framing,
+ * keep-alive) runs once, after the blank line. The state kept between calls
+ * is three offsets, because the caller's buffer may have moved; when the head
+ * completes in a later call than it began, its lines are walked once more to
+ * point the views into the current buffer. Either way each byte is searched
+ * once and checked at most twice, so feeding byte by byte stays O(n).
+ */
+
+/* The head length is returned as an rt_result (an int). */
+#if RT_HTTP_MAX_HEADER_BYTES > INT_MAX
+#error "RT_HTTP_MAX_HEADER_BYTES must fit in an int"
+#endif
+
+/* Where one call's line scan stands. */
+typedef struct rt__http_scan {
+    const char *buf;
+    size_t start;      /* first byte of the request line */
+    size_t lim;        /* bytes we may look at: min(len, max header bytes) */
+    size_t pos;        /* next byte to search for LF */
+    size_t line;       /* first byte of the current line */
+    size_t fields;     /* header lines checked so far */
+    size_t max_fields;
+    rt_http_request *req;
+} rt__http_scan;
+
+static rt_str rt__http_view(const char *p, size_t n)
+{
+    rt_str s;
+    s.p = p;
+    s.n = n;
+    return s;
+}
+
+/* Records the status to answer with and picks the matching result code. */
+static rt_result rt__http_fail(rt_http_request *req, int status)
+{
+    req->status = status;
+    return status == 413 || status == 431 ? RT_E_LIMIT : RT_E_PROTO;
+}
+
+/* A run-time limit may only lower the compiled one; 0 keeps it. */
+static size_t rt__http_limit(size_t runtime, size_t compiled)
+{
+    return runtime != 0 && runtime < compiled ? runtime : compiled;
+}
+
+/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
+ * "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA, as a bitmap of ASCII. */
+static int rt__http_tchar(unsigned char c)
+{
+    static const uint32_t map[4] = {0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff};
+    return c < 128 && ((map[c >> 5] >> (c & 31)) & 1);
+}
+
+static size_t rt__http_token_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && rt__http_tchar((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static int rt__http_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Takes the next sep-separated item off the front of *list, without the
+ * optional whitespace around it (RFC 9110 5.6.1). 0 when none is left. */
+static int rt__http_next_item(rt_str *list, char sep, rt_str *item)
+{
+    const char *end;
+    size_t n, b = 0;
+    if (list->n == 0)
+        return 0;
+    end = (const char *)memchr(list->p, sep, list->n);
+    n = end ? (size_t)(end - list->p) : list->n;
+    while (b < n && rt__http_is_ows(list->p[b]))
+        b++;
+    *item = rt__http_view(list->p + b, n - b);
+    while (item->n > 0 && rt__http_is_ows(item->p[item->n - 1]))
+        item->n--;
+    list->p += end ? n + 1 : n;
+    list->n -= end ? n + 1 : n;
+    return 1;
+}
+
+static int rt__http_list_has(rt_str list, rt_str token)
+{
+    rt_str item;
+    while (rt__http_next_item(&list, ',', &item)) {
+        if (rt_str_ieq(item, token))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- The request line (RFC 9112 3) -------------------------------------- */
+
+/* RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive. A
+ * well-formed version we do not speak is a 505, anything else a 400. */
+static rt_result rt__http_version(rt_http_request *req, const char *v, size_t n)
+{
+    if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
+        v[7] < '0' || v[7] > '9')
+        return rt__http_fail(req, 400);
+    if (v[5] != '1' || v[7] > '1')
+        return rt__http_fail(req, 505);
+    req->version_minor = v[7] - '0';
+    return RT_OK;
+}
+
+/* The methods we serve; other tokens are 405 (RFC 9110 15.5.6). Method
+ * names are case-sensitive (RFC 9110 9.1). */
+static int rt__http_method_served(rt_str m)
+{
+    static const char *const served[] = {"GET", "HEAD", "POST", "PUT",
+                                         "DELETE", "OPTIONS", "PATCH"};
+    size_t i;
+    for (i = 0; i < sizeof served / sizeof served[0]; i++) {
+        if (rt_str_eq(m, rt_str_c(served[i])))
+            return 1;
+    }
+    return 0;
+}
+
+/* The target runs to the next SP; it may hold only visible ASCII (an URI
+ * percent-encodes everything else, RFC 3986 2.1). */
+static size_t rt__http_target_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
+        i++;
+    return i;
+}
+
+/* RFC 9112 3.2: origin-form ("/path?query") or, for OPTIONS only,
+ * asterisk-form ("*"). The absolute and authority forms are not served. */
+static rt_result rt__http_target_form(rt_http_request *req)
+{
+    rt_str t = req->target;
+    const char *q;
+    if (t.n == 1 && t.p[0] == '*') {
+        if (!rt_str_eq(req->method, rt_str_c("OPTIONS")))
+            return rt__http_fail(req, 400);
+    } else if (t.p[0] != '/') {
+        return rt__http_fail(req, 400);
+    }
+    q = (const char *)memchr(t.p, '?', t.n);
+    req->path = rt__http_view(t.p, q ? (size_t)(q - t.p) : t.n);
+    req->query = q ? rt__http_view(q + 1, t.n - req->path.n - 1) : rt__http_view(t.p + t.n, 0);
+    return RT_OK;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 3), with
+ * single spaces. Syntax errors come first (400), then the version (505),
+ * the method (405) and the form of the target (400). A line with no version
+ * is an HTTP/0.9 request: 505. */
+static rt_result rt__http_request_line(rt_http_request *req, const char *s, size_t n)
+{
+    size_t m = rt__http_token_len(s, n), t;
+    rt_result r;
+    if (m == 0 || m == n || s[m] != ' ')
+        return rt__http_fail(req, 400);
+    req->method = rt__http_view(s, m);
+    s += m + 1;
+    n -= m + 1;
+    t = rt__http_target_len(s, n);
+    if (t == 0 || (t < n && s[t] != ' '))
+        return rt__http_fail(req, 400);
+    req->target = rt__http_view(s, t);
+    if (t == n)
+        return rt__http_fail(req, 505);
+    r = rt__http_version(req, s + t + 1, n - t - 1);
+    if (r != RT_OK)
+        return r;
+    if (!rt__http_method_served(req->method))
+        return rt__http_fail(req, 405);
+    return rt__http_target_form(req);
+}
+
+/* ---- Header lines (RFC 9112 5) ------------------------------------------- */
+
+/* RFC 9110 5.5: a field value holds SP, HTAB, VCHAR and obs-text, and no
+ * other control character (this also catches a bare CR, since the line's
+ * own CR is not part of the value). Eight bytes at a time while none is
+ * below SP or equal to DEL; the byte loop settles the rest and HTAB. */
+static int rt__http_value_ok(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, del;
+        memcpy(&x, s + i, 8);
+        del = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* field-line = field-name ":" OWS field-value OWS. A line that starts with
+ * SP/HTAB is obsolete line folding, and whitespace before the colon is
+ * forbidden (RFC 9112 5.1, 5.2): both fail the token check. */
+static rt_result rt__http_field_line(rt_http_request *req, const char *s, size_t n,
+                                     rt_http_header *h)
+{
+    size_t i = rt__http_token_len(s, n), k, end = n;
+    if (i == 0 || i == n || s[i] != ':' || !rt__http_value_ok(s + i + 1, n - i - 1))
+        return rt__http_fail(req, 400);
+    for (k = i + 1; k < end && rt__http_is_ows(s[k]); k++)
+        ;
+    while (end > k && rt__http_is_ows(s[end - 1]))
+        end--;
+    h->name = rt__http_view(s, i);
+    h->value = rt__http_view(s + k, end - k);
+    return RT_OK;
+}
+
+/* ---- Finding and checking the lines --------------------------------------- */
+
+/* Checks the line that ends with the LF at buf[lf]. Returns RT_OK to go on,
+ * the head length at the blank line, or an error. */
+static rt_result rt__http_line(rt__http_scan *st, size_t lf)
+{
+    size_t b = st->line, n;
+    rt_result r;
+    /* RFC 9112 2.2: CRLF only (see http.h for why a bare LF is refused) */
+    if (lf == b || st->buf[lf - 1] != '\r')
+        return rt__http_fail(st->req, 400);
+    n = lf - 1 - b;
+    if (n == 0)
+        return b == st->start ? rt__http_fail(st->req, 400) : (rt_result)(lf + 1);
+    if (b == st->start)
+        return rt__http_request_line(st->req, st->buf + b, n);
+    if (st->fields >= st->max_fields)
+        return rt__http_fail(st->req, 431);
+    r = rt__http_field_line(st->req, st->buf + b, n, &st->req->headers[st->fields]);
+    st->fields++;
+    return r;
+}
+
+/* Checks every line that completes below st->lim. Returns the head length,
+ * an error, or RT_AGAIN with st->pos at the end of what was searched. */
+static rt_result rt__http_scan_lines(rt__http_scan *st)
+{
+    while (st->pos < st->lim) {
+        const char *lf = (const char *)memchr(st->buf + st->pos, '\n', st->lim - st->pos);
+        size_t at;
+        rt_result r;
+        if (!lf) {
+            st->pos = st->lim;
+            break;
+        }
+        at = (size_t)(lf - st->buf);
+        r = rt__http_line(st, at);
+        if (r != RT_OK)
+            return r;
+        st->pos = st->line = at + 1;
+    }
+    return RT_AGAIN;
+}
+
+/* RFC 9112 2.2: a server SHOULD ignore at least one empty line before the
+ * request line (some clients send CRLF after a POST body). We ignore one. */
+static size_t rt__http_skip(const char *buf, size_t len)
+{
+    return len >= 2 && buf[0] == '\r' && buf[1] == '\n' ? 2 : 0;
+}
+
+static void rt__http_scan_init(rt__http_scan *st, const rt_http_parser *p, const char *buf,
+                               size_t len, rt_http_request *req)
+{
+    size_t max_bytes = rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES);
+    st->buf = buf;
+    st->start = rt__http_skip(buf, len);
+    st->lim = len < max_bytes ? len : max_bytes;
+    st->pos = p->_scanned > st->start ? p->_scanned : st->start;
+    st->line = p->_line > st->start ? p->_line : st->start;
+    st->fields = p->_fields;
+    st->max_fields = rt__http_limit(p->max_headers, RT_HTTP_MAX_HEADERS);
+    st->req = req;
+}
+
+/* ---- The whole head: Host, framing, persistence --------------------------- */
+
+/* 1 when name is want (n bytes, lower case) in any case. */
+static int rt__http_name_is(rt_str name, const char *want, size_t n)
+{
+    return name.n == n && rt_str_ieq(name, rt__http_view(want, n));
+}
+
+/* RFC 9110 8.6: Content-Length = 1*DIGIT. Parsed as 64 bits so that the
+ * answer (400 for an overflow, else 413 when too big) is the same on 32-bit
+ * targets. */
+static rt_result rt__http_content_length(rt_str v, uint64_t *out)
+{
+    uint64_t n = 0;
+    size_t i;
+    if (v.n == 0)
+        return RT_E_PROTO;
+    for (i = 0; i < v.n; i++) {
+        unsigned d = (unsigned)(unsigned char)v.p[i] - '0';
+        if (d > 9 || n > (UINT64_MAX - d) / 10)
+            return RT_E_PROTO;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return RT_OK;
+}
+
+/* What the head says about Host, framing and persistence. */
+typedef struct rt__http_seen {
+    size_t hosts, lengths;
+    rt_str length;
+    int chunked, conn_close, conn_keep;
+} rt__http_seen;
+
+static void rt__http_note(rt__http_seen *seen, const rt_http_header *h)
+{
+    if (rt__http_name_is(h->name, "host", 4)) {
+        seen->hosts++;
+    } else if (rt__http_name_is(h->name, "content-length", 14)) {
+        seen->lengths++;
+        seen->length = h->value;
+    } else if (rt__http_name_is(h->name, "transfer-encoding", 17)) {
+        seen->chunked = 1;
+    } else if (rt__http_name_is(h->name, "connection", 10)) {
+        seen->conn_close |= rt__http_list_has(h->value, rt__http_view("close", 5));
+        seen->conn_keep |= rt__http_list_has(h->value, rt__http_view("keep-alive", 10));
+    }
+}
+
+/* The checks that need the whole head, in order:
+ * RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any
+ * request with more than one.
+ * RFC 9112 6: Content-Length framing only. A repeated Content-Length is
+ * refused (6.3 allows merging equal ones, but refusing is safer against
+ * smuggling); Transfer-Encoding is 501, and 400 in HTTP/1.0 (6.1). */
+static rt_result rt__http_framing(rt_http_request *req, const rt__http_seen *seen,
+                                  size_t max_body)
+{
+    uint64_t n = 0;
+    if (seen->hosts > 1 || (seen->hosts == 0 && req->version_minor == 1))
+        return rt__http_fail(req, 400);
+    if (seen->lengths > 1 ||
+        (seen->lengths == 1 && rt__http_content_length(seen->length, &n) != RT_OK))
+        return rt__http_fail(req, 400);
+    if (seen->chunked)
+        return rt__http_fail(req, req->version_minor == 0 ? 400 : 501);
+    if (n > max_body)
+        return rt__http_fail(req, 413);
+    req->content_length = (size_t)n;
+    return RT_OK;
+}
+
+/* Runs the checks that need the whole head, and fills the rest of req. */
+static rt_result rt__http_finish(const rt_http_parser *p, rt__http_scan *st, size_t head_len)
+{
+    rt_http_request *req = st->req;
+    rt__http_seen seen;
+    rt_result r;
+    size_t i;
+    memset(&seen, 0, sizeof seen);
+    req->num_headers = st->fields;
+    req->head_len = head_len;
+    req->content_length = 0;
+    for (i = 0; i < req->num_headers; i++)
+        rt__http_note(&seen, &req->headers[i]);
+    r = rt__http_framing(req, &seen, rt__http_limit(p->max_body, RT_HTTP_MAX_BODY));
+    if (r != RT_OK)
+        return r;
+    /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with
+     * "keep-alive" */
+    req->keep_alive = !seen.conn_close && (req->version_minor == 1 || seen.conn_keep);
+    return (rt_result)head_len;
+}
+
+void rt_http_parser_init(rt_http_parser *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+rt_result rt_http_parse_request(rt_http_parser *p, const char *buf, size_t len,
+                                rt_http_request *req)
+{
+    rt__http_scan st;
+    rt_result r;
+    int fresh;
+    RT_ASSERT(p && req && (buf || len == 0));
+    req->status = 0;
+    if (len < p->_scanned) {
+        req->status = 500;
+        return RT_E_INVAL;
+    }
+    rt__http_scan_init(&st, p, buf, len, req);
+    fresh = st.line == st.start; /* every line will be seen by this call */
+    r = rt__http_scan_lines(&st);
+    if (r == RT_AGAIN) {
+        if (len >= rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES))
+            return rt__http_fail(req, 431);
+        p->_scanned = st.pos;
+        p->_line = st.line;
+        p->_fields = st.fields;
+        return RT_AGAIN;
+    }
+    if (r > 0 && !fresh) {
+        /* earlier lines were checked in older calls: point views into buf */
+        st.pos = st.line = st.start;
+        st.fields = 0;
+        r = rt__http_scan_lines(&st);
+    }
+    return r > 0 ? rt__http_finish(p, &st, (size_t)r) : r;
+}
+
+/* ---- Looking things up in a parsed request -------------------------------- */
+
+const rt_http_header *rt_http_header_get(const rt_http_request *req, const char *name)
+{
+    rt_str want = rt_str_c(name);
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        if (rt_str_ieq(req->headers[i].name, want))
+            return &req->headers[i];
+    }
+    return NULL;
+}
+
+int rt_http_header_has_token(const rt_http_request *req, const char *name, const char *token)
+{
+    rt_str want = rt_str_c(name), tok = rt_str_c(token);
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        const rt_http_header *h = &req->headers[i];
+        if (rt_str_ieq(h->name, want) && rt__http_list_has(h->value, tok))
+            return 1;
+    }
+    return 0;
+}
+
+/* Splits "name=value" at the first '='; no '=' gives an empty value. */
+static void rt__http_split_pair(rt_str item, rt_str *name, rt_str *value)
+{
+    const char *eq = (const char *)memchr(item.p, '=', item.n);
+    size_t n = eq ? (size_t)(eq - item.p) : item.n;
+    *name = rt__http_view(item.p, n);
+    *value = eq ? rt__http_view(eq + 1, item.n - n - 1) : rt__http_view(item.p + n, 0);
+}
+
+static int rt__http_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One decoded byte of s at *i (application/x-www-form-urlencoded: %XX and
+ * '+' for space), advancing *i; -1 for a bad %-escape. */
+static int rt__http_unescape(rt_str s, size_t *i)
+{
+    char c = s.p[*i];
+    int hi, lo;
+    if (c != '%') {
+        *i += 1;
+        return c == '+' ? ' ' : (unsigned char)c;
+    }
+    if (s.n - *i < 3)
+        return -1;
+    hi = rt__http_hex(s.p[*i + 1]);
+    lo = rt__http_hex(s.p[*i + 2]);
+    if (hi < 0 || lo < 0)
+        return -1;
+    *i += 3;
+    return hi << 4 | lo;
+}
+
+/* 1 when the decoded name equals key. */
+static int rt__http_key_is(rt_str name, const char *key)
+{
+    size_t i = 0, k = 0;
+    while (i < name.n) {
+        int c = rt__http_unescape(name, &i);
+        if (c < 0 || key[k] == '\0' || (unsigned char)key[k] != c)
+            return 0;
+        k++;
+    }
+    return key[k] == '\0';
+}
+
+/* Decodes s into out (when not NULL) and sets *n to the decoded length.
+ * RT_E_PROTO for a bad escape. Never writes more than the decoded length. */
+static rt_result rt__http_unescape_all(rt_str s, char *out, size_t *n)
+{
+    size_t i = 0;
+    *n = 0;
+    while (i < s.n) {
+        int c = rt__http_unescape(s, &i);
+        if (c < 0)
+            return RT_E_PROTO;
+        if (out)
+            out[*n] = (char)c;
+        *n += 1;
+    }
+    return RT_OK;
+}
+
+/* Copies an n-byte value and its NUL into out; on failure out holds "". */
+static rt_result rt__http_give(char *out, size_t cap, size_t n, rt_result err)
+{
+    if (err == RT_OK && n > (size_t)INT_MAX)
+        err = RT_E_LIMIT; /* the length must fit the int result */
+    if (err == RT_OK && n >= cap)
+        err = RT_E_NOSPACE;
+    if (cap > 0)
+        out[err == RT_OK ? n : 0] = '\0';
+    return err == RT_OK ? (rt_result)n : err;
+}
+
+rt_result rt_http_query_get(rt_str query, const char *key, char *out, size_t cap)
+{
+    rt_str item, name, value;
+    size_t n;
+    while (rt__http_next_item(&query, '&', &item)) {
+        rt__http_split_pair(item, &name, &value);
+        if (!rt__http_key_is(name, key))
+            continue;
+        /* measure first, so a bad escape is reported whatever cap is */
+        if (rt__http_unescape_all(value, NULL, &n) != RT_OK)
+            return rt__http_give(out, cap, 0, RT_E_PROTO);
+        if (n < cap)
+            rt__http_unescape_all(value, out, &n);
+        return rt__http_give(out, cap, n, RT_OK);
+    }
+    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
+}
+
+/* Finds key among the "name=value" pairs of one Cookie header value. */
+static int rt__http_cookie_find(rt_str list, rt_str key, rt_str *value)
+{
+    rt_str item, name;
+    while (rt__http_next_item(&list, ';', &item)) {
+        rt__http_split_pair(item, &name, value);
+        if (rt_str_eq(name, key))
+            return 1;
+    }
+    return 0;
+}
+
+rt_result rt_http_cookie_get(const rt_http_request *req, const char *key, char *out, size_t cap)
+{
+    rt_str want = rt_str_c(key), v;
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        if (!rt__http_name_is(req->headers[i].name, "cookie", 6) ||
+            !rt__http_cookie_find(req->headers[i].value, want, &v))
+            continue;
+        /* RFC 6265 4.1.1: cookie-value = *cookie-octet / DQUOTE *cookie-octet DQUOTE */
+        if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"')
+            v = rt__http_view(v.p + 1, v.n - 2);
+        if (v.n < cap)
+            memcpy(out, v.p, v.n);
+        return rt__http_give(out, cap, v.n, RT_OK);
+    }
+    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
+}
+
+/* ---- Writing responses ------------------------------------------------------ */
+
+const char *rt_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* An snprintf-like sink: counts every byte, stores those that fit. */
+typedef struct rt__http_out {
+    char *buf;
+    size_t cap;
+    size_t len;
+} rt__http_out;
+
+static void rt__http_put(rt__http_out *o, const char *s, size_t n)
+{
+    if (o->len < o->cap)
+        memcpy(o->buf + o->len, s, n < o->cap - o->len ? n : o->cap - o->len);
+    o->len = n > SIZE_MAX - o->len ? SIZE_MAX : o->len + n;
+}
+
+static void rt__http_puts(rt__http_out *o, const char *s)
+{
+    if (s)
+        rt__http_put(o, s, strlen(s));
+}
+
+static void rt__http_put_num(rt__http_out *o, size_t v)
+{
+    char digits[3 * sizeof(size_t)];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    rt__http_put(o, digits + i, sizeof digits - i);
+}
+
+static size_t rt__http_end(rt__http_out *o)
+{
+    if (o->len < o->cap)
+        o->buf[o->len] = '\0';
+    return o->len;
+}
+
+/* The status line, the header lines and the blank line. RFC 9112 4:
+ * status-code = 3DIGIT. RFC 9110 8.6: no Content-Length in a 1xx or 204
+ * response; in a 304 it would have to be the length of the 200 response,
+ * which we are not told, so it is left out too (the caller may add it). */
+static void rt__http_head(rt__http_out *o, int status, const char *extra, const char *extra2,
+                          const char *content_type, size_t body_len)
+{
+    if (status < 100 || status > 599)
+        status = 500;
+    rt__http_puts(o, "HTTP/1.1 ");
+    rt__http_put_num(o, (size_t)status);
+    rt__http_puts(o, " ");
+    rt__http_puts(o, rt_http_reason(status));
+    rt__http_puts(o, "\r\n");
+    rt__http_puts(o, extra);
+    rt__http_puts(o, extra2);
+    if (content_type) {
+        rt__http_puts(o, "Content-Type: ");
+        rt__http_puts(o, content_type);
+        rt__http_puts(o, "\r\n");
+    }
+    if (status >= 200 && status != 204 && status != 304) {
+        rt__http_puts(o, "Content-Length: ");
+        rt__http_put_num(o, body_len);
+        rt__http_puts(o, "\r\n");
+    }
+    rt__http_puts(o, "\r\n");
+}
+
+size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
+                           const char *content_type, size_t body_len)
+{
+    rt__http_out o;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    rt__http_head(&o, status, extra_headers, NULL, content_type, body_len);
+    return rt__http_end(&o);
+}
+
+size_t rt_http_format_error(char *buf, size_t cap, int status, const char *extra_headers)
+{
+    rt__http_out o;
+    const char *reason;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    if (status < 400 || status > 599)
+        status = 500;
+    reason = rt_http_reason(status);
+    /* the body: "404 Not Found\n" */
+    rt__http_head(&o, status, extra_headers, "Connection: close\r\n",
+                  "text/plain; charset=utf-8", 3 + 1 + strlen(reason) + 1);
+    rt__http_put_num(&o, (size_t)status);
+    rt__http_puts(&o, " ");
+    rt__http_puts(&o, reason);
+    rt__http_puts(&o, "\n");
+    return rt__http_end(&o);
+}
+/* ==== End src/http.c ==== */
+
+/* ==== Begin src/ws.c ==== */ // >>ws
+/* ws.c - WebSocket (RFC 6455): opening handshake, frame parser and writer.
+ *
+ * The chapter has three parts. The handshake turns a parsed HTTP request
+ * into either a 101 answer or the status of a refusal. The parser walks
+ * frames out of the caller's buffer: a data frame's header is consumed
+ * whole and its payload handed out in pieces as it arrives, so a large
+ * message never needs a large buffer; a control frame waits until it is
+ * whole (at most 14 + 125 bytes). The writer builds frames for both roles.
+ *
+ * Decisions the RFC leaves open, made here once:
+ *   - A length not written in its shortest form (say 5 in the 16-bit form)
+ *     is accepted. RFC 6455 5.2 requires the shortest form of senders but
+ *     names no reaction for receivers; refusing it buys nothing and breaks
+ *     interop with sloppy peers. The writer always uses the shortest form.
+ *     Control frames are the exception: their length is at most 125 (5.5),
+ *     so a 126 or 127 in their 7-bit field is refused at once, from the
+ *     first two bytes, whatever the extended length says.
+ *   - Close codes 1012-1014 are accepted: they are not in RFC 6455 but are
+ *     in the IANA registry it set up (service restart, try again later, bad
+ *     gateway), and servers do send them.
+ *   - Text is checked byte by byte across fragments. The call that brings
+ *     the first invalid byte fails with RT_E_UTF8 and delivers nothing;
+ *     pieces before it were delivered already.
+ */
+
+/* RFC 6455 1.3: the GUID appended to the client's key before hashing. */
+#define RT__WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* The 16 random bytes of a Sec-WebSocket-Key (RFC 6455 4.1), base64: 24 chars. */
+#define RT__WS_KEY_BYTES 16
+#define RT__WS_KEY_CHARS 24
+
+/* Frame header bits (RFC 6455 5.2). */
+#define RT__WS_FIN 0x80u
+#define RT__WS_RSV 0x70u
+#define RT__WS_OPCODE 0x0Fu
+#define RT__WS_MASKED 0x80u
+#define RT__WS_LEN7 0x7Fu
+#define RT__WS_LEN16 126u
+#define RT__WS_LEN64 127u
+
+static rt_str rt__ws_view(const void *p, size_t n)
+{
+    rt_str s;
+    s.p = (const char *)p;
+    s.n = n;
+    return s;
+}
+
+/* ==== Opening handshake (RFC 6455 4.2) ==================================== */
+
+/* The value of the only header called name, or the empty view; *count says
+ * how many there were, for the fields that must appear once. */
+static rt_str rt__ws_header(const rt_http_request *req, const char *name, int *count)
+{
+    rt_str found = rt__ws_view("", 0), want = rt_str_c(name);
+    size_t i;
+    *count = 0;
+    for (i = 0; i < req->num_headers; i++) {
+        if (!rt_str_ieq(req->headers[i].name, want))
+            continue;
+        if ((*count)++ == 0)
+            found = req->headers[i].value;
+    }
+    return found;
+}
+
+int rt_ws_is_upgrade(const struct rt_http_request *req)
+{
+    return rt_http_header_has_token(req, "Upgrade", "websocket");
+}
+
+/* RFC 6455 4.2.1 items 1-4: the parts of the request that are plain HTTP. */
+static int rt__ws_check_http(const rt_http_request *req)
+{
+    if (!rt_str_eq(req->method, rt_str_c("GET")))
+        return 405;
+    if (req->version_minor < 1 || rt_http_header_get(req, "Host") == NULL)
+        return 400;
+    if (!rt_http_header_has_token(req, "Upgrade", "websocket")
+        || !rt_http_header_has_token(req, "Connection", "Upgrade"))
+        return 400;
+    return 0;
+}
+
+/* RFC 6455 4.2.1 item 6 and 4.4: only version 13 exists. A client that
+ * speaks another one learns ours from the 426 (rt_ws_format_reject). The
+ * field may not appear twice in a request (11.3.5). */
+static int rt__ws_check_version(const rt_http_request *req)
+{
+    int count;
+    rt_str v = rt__ws_header(req, "Sec-WebSocket-Version", &count);
+    if (count != 1)
+        return 400;
+    return rt_str_eq(v, rt_str_c("13")) ? 0 : 426;
+}
+
+/* RFC 6455 4.2.1 item 5: the key is base64 of exactly 16 bytes, and it
+ * appears once (11.3.1). Non-canonical base64 is refused. */
+static int rt__ws_check_key(const rt_http_request *req, rt_str *key)
+{
+    unsigned char raw[RT__WS_KEY_BYTES];
+    int count;
+    *key = rt__ws_header(req, "Sec-WebSocket-Key", &count);
+    if (count != 1 || key->n != RT__WS_KEY_CHARS)
+        return 400;
+    if (rt_b64_decode(key->p, key->n, raw, sizeof raw) != RT__WS_KEY_BYTES)
+        return 400;
+    return 0;
+}
+
+rt_result rt_ws_handshake_check(const struct rt_http_request *req, rt_ws_handshake *hs)
+{
+    int count;
+    int status = rt__ws_check_http(req);
+    hs->key = hs->origin = hs->protocols = rt__ws_view("", 0);
+    if (status == 0)
+        status = rt__ws_check_version(req);
+    if (status == 0)
+        status = rt__ws_check_key(req, &hs->key);
+    if (status != 0) {
+        hs->key = rt__ws_view("", 0);
+        hs->status = status;
+        return RT_E_PROTO;
+    }
+    hs->status = 101;
+    hs->origin = rt__ws_header(req, "Origin", &count);
+    hs->protocols = rt__ws_header(req, "Sec-WebSocket-Protocol", &count);
+    return RT_OK;
+}
+
+void rt_ws_accept_key(rt_str key, char out[RT_WS_ACCEPT_LEN + 1])
+{
+    rt_sha1_ctx s;
+    unsigned char digest[RT_SHA1_SIZE];
+    /* RFC 6455 4.2.2 item 5.4: base64(SHA-1(key + GUID)), the key as sent. */
+    rt_sha1_init(&s);
+    rt_sha1_update(&s, key.p, key.n);
+    rt_sha1_update(&s, RT__WS_GUID, sizeof RT__WS_GUID - 1);
+    rt_sha1_final(&s, digest);
+    rt_b64_encode(digest, sizeof digest, out, RT_WS_ACCEPT_LEN + 1);
+}
+
+static int rt__ws_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The next item of a comma-separated list from *pos on, without the
+ * whitespace around it (RFC 9110 5.6.1); may be empty. */
+static rt_str rt__ws_next_item(rt_str list, size_t *pos)
+{
+    size_t i = *pos, end;
+    while (i < list.n && rt__ws_is_ows(list.p[i]))
+        i++;
+    end = i;
+    while (end < list.n && list.p[end] != ',')
+        end++;
+    *pos = end + 1;
+    while (end > i && rt__ws_is_ows(list.p[end - 1]))
+        end--;
+    return rt__ws_view(list.p + i, end - i);
+}
+
+rt_str rt_ws_select_protocol(rt_str client_list, const char *const *supported)
+{
+    size_t pos = 0, i;
+    rt_str item;
+    /* RFC 6455 4.2.2 item 5.4: the server picks one of the client's values;
+     * the client's order is its preference, so the first match wins.
+     * Subprotocol names are compared exactly (they are tokens, 4.1). */
+    while (supported && pos < client_list.n) {
+        item = rt__ws_next_item(client_list, &pos);
+        for (i = 0; item.n > 0 && supported[i]; i++) {
+            if (rt_str_eq(item, rt_str_c(supported[i])))
+                return item;
+        }
+    }
+    return rt__ws_view("", 0);
+}
+
+/* Appends s[0..n) at *pos when it fits and advances *pos either way, so
+ * the total is the length needed; once a piece does not fit nothing more
+ * is written, which leaves a prefix of the whole text in buf. */
+static void rt__ws_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+{
+    if (n > SIZE_MAX - *pos) {
+        *pos = SIZE_MAX;
+        return;
+    }
+    if (*pos + n <= cap && n > 0)
+        memcpy(buf + *pos, s, n);
+    *pos += n;
+}
+
+#define RT__WS_PUT_LIT(buf, cap, pos, lit) rt__ws_put(buf, cap, pos, lit, sizeof lit - 1)
+
+size_t rt_ws_format_accept(char *buf, size_t cap, rt_str key, rt_str protocol,
+                           const char *extra_headers)
+{
+    char accept[RT_WS_ACCEPT_LEN + 1];
+    size_t pos = 0;
+    rt_ws_accept_key(key, accept);
+    /* RFC 6455 4.2.2 item 5 */
+    RT__WS_PUT_LIT(buf, cap, &pos, "HTTP/1.1 101 Switching Protocols\r\n"
+                                   "Upgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\n"
+                                   "Sec-WebSocket-Accept: ");
+    rt__ws_put(buf, cap, &pos, accept, RT_WS_ACCEPT_LEN);
+    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    if (protocol.n > 0) {
+        RT__WS_PUT_LIT(buf, cap, &pos, "Sec-WebSocket-Protocol: ");
+        rt__ws_put(buf, cap, &pos, protocol.p, protocol.n);
+        RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    }
+    if (extra_headers)
+        rt__ws_put(buf, cap, &pos, extra_headers, strlen(extra_headers));
+    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    return pos;
+}
+
+size_t rt_ws_format_reject(char *buf, size_t cap, int status)
+{
+    const char *extra = NULL;
+    /* RFC 6455 4.4: a version refusal names the versions we speak. */
+    if (status == 426)
+        extra = "Sec-WebSocket-Version: 13\r\n";
+    /* RFC 9110 15.5.6: a 405 lists the methods the resource allows. */
+    else if (status == 405)
+        extra = "Allow: GET\r\n";
+    return rt_http_format_error(buf, cap, status, extra);
+}
+
+/* ==== Frame parser (RFC 6455 5) =========================================== */
+
+/* One frame header, decoded. */
+typedef struct rt__ws_frame {
+    unsigned opcode;
+    int fin;
+    int masked;
+    uint64_t len;
+    size_t head_len;
+    unsigned char mask[4];
+} rt__ws_frame;
+
+void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message)
+{
+    RT_ASSERT(role == RT_WS_SERVER || role == RT_WS_CLIENT);
+    memset(p, 0, sizeof *p);
+    p->role = role;
+    p->max_message = max_message;
+}
+
+static rt_result rt__ws_fail(rt_ws_parser *p, rt_result err, unsigned code)
+{
+    p->_err = err;
+    p->close_code = code;
+    return err;
+}
+
+/* The message limit in force: max_message may lower the compiled one. */
+static size_t rt__ws_max_message(const rt_ws_parser *p)
+{
+    size_t compiled = (size_t)RT_WS_MAX_MESSAGE;
+    return p->max_message > 0 && p->max_message < compiled ? p->max_message : compiled;
+}
+
+/* 1 when the opcode may start a frame here, judged from the first byte
+ * and the message in progress. */
+static int rt__ws_opcode_ok(const rt_ws_parser *p, unsigned b0, unsigned b1)
+{
+    unsigned op = b0 & RT__WS_OPCODE;
+    if (op >= RT_WS_CLOSE) {
+        /* 5.5: known control opcodes only, never fragmented, <= 125 bytes */
+        return op <= RT_WS_PONG && (b0 & RT__WS_FIN) && (b1 & RT__WS_LEN7) <= RT_WS_MAX_CONTROL;
+    }
+    if (op > RT_WS_BINARY)
+        return 0; /* 5.2: 3-7 are reserved */
+    /* 5.4: a continuation needs a message to continue, and a new message
+     * may not start inside another one (control frames may, see above). */
+    return (op == RT_WS_CONT) == (p->_msg_opcode != 0);
+}
+
+/* Checks what the first two bytes can tell, so a bad frame fails before
+ * the rest of its header arrives. */
+static rt_result rt__ws_check_start(rt_ws_parser *p, unsigned b0, unsigned b1)
+{
+    int masked = (b1 & RT__WS_MASKED) != 0;
+    /* 5.2: RSV1-3 are for extensions, and none is ever negotiated */
+    if (b0 & RT__WS_RSV)
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (!rt__ws_opcode_ok(p, b0, b1))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    /* 5.1: clients mask every frame, servers never do */
+    if (masked != (p->role != RT_WS_CLIENT))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    return RT_OK;
+}
+
+/* Decodes a frame header from b[0..len): RT_OK with *fr filled, RT_AGAIN
+ * while it is incomplete, or an error. Touches neither b nor the state
+ * unless it fails. */
+static rt_result rt__ws_read_header(rt_ws_parser *p, const unsigned char *b, size_t len,
+                                    rt__ws_frame *fr)
+{
+    size_t ext, i;
+    rt_result r;
+    if (len < 2)
+        return RT_AGAIN;
+    r = rt__ws_check_start(p, b[0], b[1]);
+    if (r != RT_OK)
+        return r;
+    fr->fin = (b[0] & RT__WS_FIN) != 0;
+    fr->opcode = b[0] & RT__WS_OPCODE;
+    fr->masked = (b[1] & RT__WS_MASKED) != 0;
+    fr->len = b[1] & RT__WS_LEN7;
+    ext = fr->len == RT__WS_LEN16 ? 2 : fr->len == RT__WS_LEN64 ? 8 : 0;
+    fr->head_len = 2 + ext + (fr->masked ? 4u : 0u);
+    if (len < fr->head_len)
+        return RT_AGAIN;
+    /* 5.2: the most significant bit of a 64-bit length must be 0 */
+    if (ext == 8 && (b[2] & 0x80))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (ext > 0)
+        fr->len = 0;
+    for (i = 0; i < ext; i++)
+        fr->len = fr->len << 8 | b[2 + i];
+    if (fr->masked)
+        memcpy(fr->mask, b + 2 + ext, 4);
+    return RT_OK;
+}
+
+/* 5.5.1: an empty close body means "no code" (1005); otherwise it is a
+ * valid code and a UTF-8 reason. */
+static rt_result rt__ws_check_close(rt_ws_parser *p, const unsigned char *b, size_t n,
+                                    rt_ws_event *ev)
+{
+    unsigned code;
+    ev->close_code = RT_WS_CLOSE_NO_STATUS;
+    if (n == 0)
+        return RT_OK;
+    if (n == 1)
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    code = (unsigned)b[0] << 8 | b[1];
+    if (!rt_ws_close_code_valid(code))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (!rt_utf8_valid(b + 2, n - 2))
+        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
+    ev->close_code = code;
+    ev->close_reason = rt__ws_view(b + 2, n - 2);
+    return RT_OK;
+}
+
+/* A control frame is delivered whole, or waits (RT_AGAIN) untouched. */
+static rt_result rt__ws_control(rt_ws_parser *p, unsigned char *b, size_t len,
+                                const rt__ws_frame *fr, rt_ws_event *ev)
+{
+    size_t n = (size_t)fr->len; /* <= 125, checked by rt__ws_opcode_ok */
+    unsigned char *payload = b + fr->head_len;
+    rt_result r;
+    if (len - fr->head_len < n)
+        return RT_AGAIN;
+    if (fr->masked)
+        rt_ws_mask(payload, n, fr->mask, 0);
+    if (fr->opcode == RT_WS_CLOSE) {
+        r = rt__ws_check_close(p, payload, n, ev);
+        if (r != RT_OK)
+            return r;
+    }
+    ev->type = RT_WS_EV_CONTROL;
+    ev->opcode = (int)fr->opcode;
+    ev->fin = 1;
+    ev->data = rt__ws_view(payload, n);
+    return (rt_result)(fr->head_len + n);
+}
+
+/* Enters a data frame's payload. The limit is checked against the header,
+ * before any payload arrives (7.4.1: 1009 for a message too big to take). */
+static rt_result rt__ws_begin_data(rt_ws_parser *p, const rt__ws_frame *fr)
+{
+    if (fr->len > (uint64_t)(rt__ws_max_message(p) - p->_msg_len))
+        return rt__ws_fail(p, RT_E_LIMIT, RT_WS_CLOSE_TOO_BIG);
+    if (fr->opcode != RT_WS_CONT) {
+        p->_msg_opcode = (int)fr->opcode;
+        rt_utf8_init(&p->_utf8);
+    }
+    p->_msg_len += (size_t)fr->len;
+    p->_left = (size_t)fr->len;
+    p->_fin = fr->fin;
+    p->_masked = fr->masked;
+    memcpy(p->_mask, fr->mask, sizeof p->_mask);
+    p->_mask_pos = 0;
+    p->_in_frame = 1;
+    return RT_OK;
+}
+
+/* Hands out the payload bytes of the current data frame found in
+ * b[off..len), unmasked and (for text) validated. Returns off plus the
+ * bytes taken. */
+static rt_result rt__ws_payload(rt_ws_parser *p, unsigned char *b, size_t off, size_t len,
+                                rt_ws_event *ev)
+{
+    size_t n = len - off < p->_left ? len - off : p->_left;
+    int ends = n == p->_left && p->_fin;
+    if (p->_masked) {
+        rt_ws_mask(b + off, n, p->_mask, p->_mask_pos);
+        p->_mask_pos = (p->_mask_pos + n) & 3;
+    }
+    /* 8.1: text fails at the first bad byte, even mid-message */
+    if (p->_msg_opcode == RT_WS_TEXT
+        && (rt_utf8_feed(&p->_utf8, b + off, n, NULL) != RT_OK
+            || (ends && rt_utf8_finish(&p->_utf8) != RT_OK)))
+        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
+    p->_left -= n;
+    if (n > 0 || ends) {
+        ev->type = RT_WS_EV_DATA;
+        ev->opcode = p->_msg_opcode;
+        ev->fin = ends;
+        ev->data = rt__ws_view(b + off, n);
+    }
+    if (p->_left == 0)
+        p->_in_frame = 0;
+    if (ends) {
+        p->_msg_opcode = 0;
+        p->_msg_len = 0;
+    }
+    return (rt_result)(off + n);
+}
+
+static void rt__ws_clear_event(rt_ws_event *ev)
+{
+    ev->type = RT_WS_EV_NONE;
+    ev->opcode = 0;
+    ev->fin = 0;
+    ev->data = ev->close_reason = rt__ws_view("", 0);
+    ev->close_code = 0;
+}
+
+rt_result rt_ws_parse(rt_ws_parser *p, void *buf, size_t len, rt_ws_event *ev)
+{
+    unsigned char *b = (unsigned char *)buf;
+    rt__ws_frame fr;
+    rt_result r;
+    RT_ASSERT(p && ev && (buf || len == 0));
+    rt__ws_clear_event(ev);
+    if (p->_err != 0)
+        return p->_err;
+    /* The count returned must fit an rt_result; the rest waits a call. */
+    if (len > (size_t)INT_MAX)
+        len = (size_t)INT_MAX;
+    if (p->_in_frame)
+        return rt__ws_payload(p, b, 0, len, ev);
+    if (len == 0)
+        return 0;
+    r = rt__ws_read_header(p, b, len, &fr);
+    if (r != RT_OK)
+        return r;
+    if (fr.opcode >= RT_WS_CLOSE)
+        return rt__ws_control(p, b, len, &fr, ev);
+    r = rt__ws_begin_data(p, &fr);
+    if (r != RT_OK)
+        return r;
+    return rt__ws_payload(p, b, fr.head_len, len, ev);
+}
+
+/* ==== Frame writer and masking ============================================= */
+
+/* rt_ws_mask works a word at a time: size_t, or 32 bits on targets where
+ * size_t is narrower than the 4-byte key. */
+#if SIZE_MAX >= 0xFFFFFFFFu
+typedef size_t rt__ws_word;
+#else
+typedef uint32_t rt__ws_word;
+#endif
+
+/* XORs the word at q (aligned) with w. memcpy keeps it free of aliasing
+ * trouble and compiles to one load and one store. */
+static void rt__ws_xor_word(unsigned char *q, rt__ws_word w)
+{
+    rt__ws_word v;
+    memcpy(&v, q, sizeof v);
+    v ^= w;
+    memcpy(q, &v, sizeof v);
+}
+
+void rt_ws_mask(void *p, size_t n, const unsigned char key[4], size_t offset)
+{
+    unsigned char *b = (unsigned char *)p;
+    unsigned char pattern[sizeof(rt__ws_word)];
+    const size_t ws = sizeof(rt__ws_word);
+    rt__ws_word w;
+    size_t i = 0, k;
+    /* 5.3: byte i of the payload is XORed with key[i % 4]. Bytes go one at
+     * a time up to a word boundary, so the word loop makes aligned loads. */
+    while (i < n && (uintptr_t)(b + i) % ws != 0) {
+        b[i] ^= key[(offset + i) & 3];
+        i++;
+    }
+    /* The key laid out in memory order from the phase the words start at:
+     * right on either byte order, and the same for every word because a
+     * word is a multiple of 4 bytes long. */
+    for (k = 0; k < ws; k++)
+        pattern[k] = key[(offset + i + k) & 3];
+    memcpy(&w, pattern, ws);
+    /* Four independent words a turn: compilers pair them into vector
+     * loads and stores, which brings this close to memcpy's speed. */
+    for (; n - i >= 4 * ws; i += 4 * ws) {
+        rt__ws_xor_word(b + i, w);
+        rt__ws_xor_word(b + i + ws, w);
+        rt__ws_xor_word(b + i + 2 * ws, w);
+        rt__ws_xor_word(b + i + 3 * ws, w);
+    }
+    for (; n - i >= ws; i += ws)
+        rt__ws_xor_word(b + i, w);
+    for (; i < n; i++)
+        b[i] ^= key[(offset + i) & 3];
+}
+
+size_t rt_ws_write_header(unsigned char *out, int opcode, int fin, uint64_t n,
+                          const unsigned char *mask)
+{
+    size_t h = 2, i;
+    RT_ASSERT((n >> 63) == 0);
+    RT_ASSERT(opcode < RT_WS_CLOSE || (fin && n <= RT_WS_MAX_CONTROL));
+    out[0] = (unsigned char)((fin ? RT__WS_FIN : 0u) | ((unsigned)opcode & RT__WS_OPCODE));
+    /* 5.2: the shortest of the three length forms */
+    if (n < RT__WS_LEN16) {
+        out[1] = (unsigned char)n;
+    } else if (n <= 0xFFFFu) {
+        out[1] = RT__WS_LEN16;
+        out[2] = (unsigned char)(n >> 8);
+        out[3] = (unsigned char)n;
+        h = 4;
+    } else {
+        out[1] = RT__WS_LEN64;
+        for (i = 0; i < 8; i++)
+            out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+        h = 10;
+    }
+    if (mask) {
+        out[1] |= RT__WS_MASKED;
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    return h;
+}
+
+size_t rt_ws_format_frame(void *buf, size_t cap, int opcode, const void *payload, size_t n,
+                          const unsigned char *mask)
+{
+    unsigned char head[RT_WS_MAX_HEADER];
+    unsigned char *b = (unsigned char *)buf;
+    size_t h;
+    if (n > SIZE_MAX - RT_WS_MAX_HEADER || ((uint64_t)n >> 63) != 0)
+        return SIZE_MAX;
+    h = rt_ws_write_header(head, opcode, 1, n, mask);
+    if (h + n > cap)
+        return h + n;
+    /* memmove: the payload may already sit in buf, e.g. at buf + 14 */
+    if (n > 0)
+        memmove(b + h, payload, n);
+    memcpy(b, head, h);
+    if (mask)
+        rt_ws_mask(b + h, n, mask, 0);
+    return h + n;
+}
+
+int rt_ws_close_code_valid(unsigned code)
+{
+    /* 7.4.1 and the IANA registry (11.7): 1004-1006 and 1015 are never on
+     * the wire, the rest of 1000-2999 is unassigned; 3000-4999 belong to
+     * libraries and applications. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+}
+
+size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
+                           const char *reason, size_t reason_len)
+{
+    size_t r = 0;
+    /* 7.1.5: "no status" (1005) is said with an empty body; so is any code
+     * that may not be sent, rather than a frame the peer must refuse. */
+    if (!rt_ws_close_code_valid(code))
+        return 0;
+    out[0] = (unsigned char)(code >> 8);
+    out[1] = (unsigned char)code;
+    if (reason)
+        r = rt_utf8_truncate(reason, reason_len, RT_WS_MAX_CONTROL - 2);
+    /* 5.5.1: the peer fails the connection on a reason that is not UTF-8 */
+    if (r > 0 && !rt_utf8_valid(reason, r))
+        r = 0;
+    if (r > 0)
+        memcpy(out + 2, reason, r);
+    return 2 + r;
+}
+/* ==== End src/ws.c ==== */
+
+/* ==== Begin src/json.c ==== */ // >>json
+/* json.c - JSON string escaping and the output buffer. */
+
+/* Length of the valid UTF-8 sequence at p[0..n), or 0 if it is not one. */
+static size_t rt__json_utf8_len(const unsigned char *p, size_t n)
+{
+    rt_utf8 v;
+    size_t len = p[0] < 0xC0 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+    if (p[0] >= 0x80 && p[0] < 0xC0)
+        return 0; /* a continuation byte cannot start a sequence */
+    if (len > n)
+        return 0;
+    rt_utf8_init(&v);
+    if (rt_utf8_feed(&v, p, len, NULL) != RT_OK || rt_utf8_finish(&v) != RT_OK)
+        return 0;
+    return len;
+}
+
+static void rt__json_put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (n && *len + n <= cap)
+        memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* The escape for one ASCII byte, or NULL when it stands as it is. */
+static const char *rt__json_escape_ascii(unsigned char c, char tmp[7])
+{
+    static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    default: break;
+    }
+    if (c >= 0x20 && c != 0x7F)
+        return NULL;
+    memcpy(tmp, "\\u00", 4);
+    tmp[4] = hex[c >> 4];
+    tmp[5] = hex[c & 15];
+    tmp[6] = '\0';
+    return tmp;
+}
+
+size_t rt_json_escape(char *buf, size_t cap, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i = 0, len = 0;
+    char tmp[7];
+    while (i < n) {
+        size_t run = i;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x7F && p[run] != '"' && p[run] != '\\')
+            run++;
+        rt__json_put(buf, cap, &len, (const char *)p + i, run - i); /* the plain stretch */
+        i = run;
+        if (i == n)
+            break;
+        if (p[i] < 0x80) {
+            const char *e = rt__json_escape_ascii(p[i], tmp);
+            rt__json_put(buf, cap, &len, e ? e : (const char *)p + i, e ? strlen(e) : 1);
+            i++;
+        } else {
+            size_t u = rt__json_utf8_len(p + i, n - i);
+            rt__json_put(buf, cap, &len, u ? (const char *)p + i : "\\ufffd", u ? u : 6);
+            i += u ? u : 1;
+        }
+    }
+    return len;
+}
+
+void rt_jbuf_init(rt_jbuf *b, const rt_allocator *alloc)
+{
+    memset(b, 0, sizeof *b);
+    b->alloc = alloc;
+}
+
+void rt_jbuf_free(rt_jbuf *b)
+{
+    rt_free(b->alloc, b->p, b->cap);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Makes room for n more bytes; sets failed instead of returning an error. */
+static int rt__jbuf_reserve(rt_jbuf *b, size_t n)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    char *p;
+    if (b->failed || n > SIZE_MAX / 2 - b->len) {
+        b->failed = 1;
+        return 0;
+    }
+    if (b->len + n <= b->cap)
+        return 1;
+    while (cap < b->len + n)
+        cap *= 2;
+    p = (char *)rt_realloc(b->alloc, b->p, b->cap, cap);
+    if (!p) {
+        b->failed = 1;
+        return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 1;
+}
+
+void rt_jbuf_put(rt_jbuf *b, const void *data, size_t n)
+{
+    if (n && rt__jbuf_reserve(b, n)) {
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+    }
+}
+
+void rt_jbuf_puts(rt_jbuf *b, const char *s)
+{
+    rt_jbuf_put(b, s, strlen(s));
+}
+
+void rt_jbuf_str(rt_jbuf *b, const void *data, size_t n)
+{
+    size_t need = rt_json_escape(NULL, 0, data, n);
+    if (!rt__jbuf_reserve(b, need + 2))
+        return;
+    b->p[b->len++] = '"';
+    rt_json_escape(b->p + b->len, need, data, n);
+    b->len += need;
+    b->p[b->len++] = '"';
+}
+
+void rt_jbuf_uint(rt_jbuf *b, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    rt_jbuf_put(b, tmp + i, sizeof tmp - i);
+}
+/* ==== End src/json.c ==== */
+
+/* ==== Begin src/sse.c ==== */ // >>sse
+/* sse.c - Server-Sent Events formatter.
+ *
+ * WHATWG HTML, "Parsing an event stream" and "Interpreting an event stream":
+ * a stream is lines ending in CRLF, LF or CR; a line "name:value" sets a
+ * field, one leading space of the value is dropped, "data" lines are joined
+ * with LF, a line starting with ':' is a comment and an empty line
+ * dispatches the event. The writer below is the mirror image of that parser.
+ */
+
+/* An snprintf-style sink: counts every byte, stores those that fit. */
+typedef struct rt__sse_out {
+    char *buf;
+    size_t cap;
+    size_t len;
+} rt__sse_out;
+
+static void rt__sse_put(rt__sse_out *o, const char *p, size_t n)
+{
+    if (n > 0 && o->len < o->cap) {
+        size_t room = o->cap - o->len;
+        memcpy(o->buf + o->len, p, n < room ? n : room);
+    }
+    o->len += n;
+}
+
+/* "name: value\n", or "name:\n" for an empty value. The parser removes one
+ * space after the colon ("If value starts with a U+0020 SPACE character,
+ * remove it"), so the space written here is the one it removes and a value
+ * that starts with a space keeps it. A comment is a line with no name. */
+static void rt__sse_line(rt__sse_out *o, const char *name, const char *v, size_t n)
+{
+    rt__sse_put(o, name, strlen(name));
+    if (n > 0) {
+        rt__sse_put(o, ": ", 2);
+        rt__sse_put(o, v, n);
+    } else {
+        rt__sse_put(o, ":", 1);
+    }
+    rt__sse_put(o, "\n", 1);
+}
+
+/* One `name` line per line of text. CRLF, LF and a lone CR all end a line
+ * in the stream, so each starts a new line here; the parser joins data
+ * lines with LF. A trailing break leaves a last empty line, which is how the
+ * parser gets that break back; empty text is one empty line. */
+static void rt__sse_lines(rt__sse_out *o, const char *name, rt_str text)
+{
+    size_t start = 0, i = 0;
+    if (text.n == 0) {
+        rt__sse_line(o, name, "", 0);
+        return;
+    }
+    for (;;) {
+        while (i < text.n && text.p[i] != '\r' && text.p[i] != '\n')
+            i++;
+        rt__sse_line(o, name, text.p + start, i - start);
+        if (i == text.n)
+            return;
+        if (text.p[i] == '\r' && i + 1 < text.n && text.p[i + 1] == '\n')
+            i++;
+        start = ++i;
+    }
+}
+
+/* "retry: <ms>\n". The parser accepts a value of ASCII digits only. */
+static void rt__sse_retry_line(rt__sse_out *o, uint32_t ms)
+{
+    char digits[10];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms > 0);
+    rt__sse_line(o, "retry", digits + n, sizeof digits - n);
+}
+
+/* An event type or id must stay on its line: CR or LF would end it early,
+ * and an id holding NUL is ignored by the parser. */
+static int rt__sse_value_ok(rt_str v)
+{
+    size_t i;
+    for (i = 0; i < v.n; i++) {
+        if (v.p[i] == '\r' || v.p[i] == '\n' || v.p[i] == '\0')
+            return 0;
+    }
+    return 1;
+}
+
+/* RT_OK when the event is valid and RT_SSE_MAX_SIZE of it fits an int. */
+static rt_result rt__sse_check(const rt_sse_event *ev)
+{
+    size_t lim = (size_t)INT_MAX - 38; /* 38: the fixed part of RT_SSE_MAX_SIZE */
+    if (!rt__sse_value_ok(ev->event) || !rt__sse_value_ok(ev->id))
+        return RT_E_INVAL;
+    if (ev->event.n > lim || ev->id.n > lim - ev->event.n)
+        return RT_E_LIMIT;
+    lim -= ev->event.n + ev->id.n;
+    return ev->data.n > lim / 6 ? RT_E_LIMIT : RT_OK;
+}
+
+rt_result rt_sse_format(char *buf, size_t cap, const rt_sse_event *ev)
+{
+    rt__sse_out o;
+    rt_result r = rt__sse_check(ev);
+    if (r != RT_OK)
+        return r;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    if (ev->event.n > 0)
+        rt__sse_line(&o, "event", ev->event.p, ev->event.n);
+    if (ev->id.n > 0)
+        rt__sse_line(&o, "id", ev->id.p, ev->id.n);
+    if (ev->retry_ms > 0)
+        rt__sse_retry_line(&o, ev->retry_ms);
+    rt__sse_lines(&o, "data", ev->data);
+    rt__sse_put(&o, "\n", 1); /* the empty line dispatches the event */
+    return (rt_result)o.len;
+}
+
+rt_result rt_sse_format_comment(char *buf, size_t cap, rt_str text)
+{
+    rt__sse_out o;
+    /* worst case: every byte a line break, ":\n" each, plus ":\n\n" */
+    if (text.n > ((size_t)INT_MAX - 4) / 2)
+        return RT_E_LIMIT;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    rt__sse_lines(&o, "", text);
+    rt__sse_put(&o, "\n", 1);
+    return (rt_result)o.len;
+}
+
+rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms)
+{
+    rt__sse_out o;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    rt__sse_retry_line(&o, ms);
+    rt__sse_put(&o, "\n", 1);
+    return (rt_result)o.len;
+}
+/* ==== End src/sse.c ==== */
+
+/* ==== Begin src/room.c ==== */ // >>room
+/* room.c - rooms: membership, history ring, positions, recovery.
+ *
+ * Three structures carry it all:
+ *   - a chained hash table of rooms by name (FNV-1a, seeded per registry);
+ *   - one membership record per (member, room) pair, held twice: by the room
+ *     in a dense array (fast to walk, swap-remove by stored index) and by the
+ *     member in a doubly linked list (so a member can leave everything in
+ *     O(its rooms) and a lookup never scans a big room);
+ *   - per room, a ring of message pointers, oldest first, whose offsets are
+ *     contiguous: the ring holds offsets pos.offset - count + 1 .. pos.offset.
+ */
+
+typedef struct rt_room_membership {
+    rt_room *room;
+    rt_room_member *member;
+    size_t slot;                            /* index in room->_slots */
+    struct rt_room_membership *prev, *next; /* in the member's list */
+} rt_room_membership;
+
+/* ---- Positions -------------------------------------------------------------- */
+
+/* Writes v in base 10 or 16, most significant digit first; returns the count. */
+static size_t rt__room_put_u64(char *out, uint64_t v, unsigned base)
+{
+    char tmp[20];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v > 0);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t rt_room_pos_format(rt_room_pos pos, char out[RT_ROOM_POS_MAX])
+{
+    size_t n = 0;
+    if (pos.epoch != 0) {
+        n = rt__room_put_u64(out, pos.epoch, 16);
+        out[n++] = '-';
+        n += rt__room_put_u64(out + n, pos.offset, 10);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static int rt__room_digit(char c, unsigned base)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (base == 16 && c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Reads a canonical number at s[*i..): at least one digit, no leading zero,
+ * no overflow. Stops at the first non-digit. 1 on success, else 0. */
+static int rt__room_get_u64(rt_str s, size_t *i, unsigned base, uint64_t *v)
+{
+    size_t start = *i;
+    uint64_t x = 0;
+    int d;
+    while (*i < s.n && (d = rt__room_digit(s.p[*i], base)) >= 0) {
+        if (x > (UINT64_MAX - (unsigned)d) / base)
+            return 0;
+        x = x * base + (unsigned)d;
+        (*i)++;
+    }
+    if (*i == start || (s.p[start] == '0' && *i - start > 1))
+        return 0;
+    *v = x;
+    return 1;
+}
+
+rt_result rt_room_pos_parse(rt_str s, rt_room_pos *pos)
+{
+    rt_room_pos p;
+    size_t i = 0;
+    if (s.n == 0) {
+        pos->epoch = 0;
+        pos->offset = 0;
+        return RT_OK;
+    }
+    if (!rt__room_get_u64(s, &i, 16, &p.epoch) || p.epoch == 0 || i == s.n || s.p[i] != '-')
+        return RT_E_INVAL;
+    i++;
+    if (!rt__room_get_u64(s, &i, 10, &p.offset) || i != s.n)
+        return RT_E_INVAL;
+    *pos = p;
+    return RT_OK;
+}
+
+/* ---- Messages ----------------------------------------------------------------- */
+
+/* One allocation: header, payload, NUL. The caller checked len for overflow. */
+static size_t rt__room_msg_size(size_t len)
+{
+    return sizeof(rt_room_msg) + len + 1;
+}
+
+rt_room_msg *rt_room_msg_retain(rt_room_msg *m)
+{
+    m->_refs++;
+    return m;
+}
+
+void rt_room_msg_release(rt_room_msg *m)
+{
+    if (m && --m->_refs == 0)
+        rt_free(m->_alloc, m, rt__room_msg_size(m->len));
+}
+
+/* A new message at the room's next offset, with one reference (the caller's). */
+static rt_room_msg *rt__room_msg_new(const rt_room *r, const void *data, size_t len,
+                                     uint64_t now_ms)
+{
+    const rt_allocator *a = r->_rs->settings.alloc;
+    rt_room_msg *m = (rt_room_msg *)rt_alloc(a, rt__room_msg_size(len));
+    char *p;
+    if (!m)
+        return NULL;
+    p = (char *)(m + 1);
+    if (len > 0)
+        memcpy(p, data, len);
+    p[len] = '\0';
+    m->pos.epoch = r->pos.epoch;
+    m->pos.offset = r->pos.offset + 1;
+    m->time_ms = now_ms;
+    m->data = p;
+    m->len = len;
+    m->_refs = 1;
+    m->_alloc = a;
+    return m;
+}
+
+/* ---- History ring ---------------------------------------------------------------- */
+
+static void rt__room_pop(rt_room *r)
+{
+    rt_room_msg *m = r->_ring[r->_head];
+    size_t size = rt__room_msg_size(m->len);
+    r->_head = (r->_head + 1) % r->_ring_cap;
+    r->history_count--;
+    r->history_bytes -= size;
+    r->_rs->history_bytes -= size;
+    rt_room_msg_release(m);
+}
+
+static void rt__room_push(rt_room *r, rt_room_msg *m)
+{
+    size_t size = rt__room_msg_size(m->len);
+    r->_ring[(r->_head + r->history_count) % r->_ring_cap] = rt_room_msg_retain(m);
+    r->history_count++;
+    r->history_bytes += size;
+    r->_rs->history_bytes += size;
+}
+
+/* Drops messages that are history_max_age_ms old or older. A time before
+ * the message's own (a caller's clock gone backwards) counts as age 0. */
+static void rt__room_evict_age(rt_room *r, uint64_t now_ms)
+{
+    uint64_t max_age = r->_rs->settings.history_max_age_ms, t;
+    while (max_age > 0 && r->history_count > 0) {
+        t = r->_ring[r->_head]->time_ms;
+        if (now_ms < t || now_ms - t < max_age)
+            return;
+        rt__room_pop(r);
+    }
+}
+
+/* Drops the oldest messages until one of `size` bytes fits under the count
+ * and byte limits; a size above history_max_bytes empties the history. */
+static void rt__room_make_space(rt_room *r, size_t size)
+{
+    const rt_rooms_settings *s = &r->_rs->settings;
+    while (r->history_count > 0 &&
+           ((s->history_max_msgs > 0 && r->history_count >= s->history_max_msgs) ||
+            (s->history_max_bytes > 0 && size > s->history_max_bytes - r->history_bytes)))
+        rt__room_pop(r);
+}
+
+/* Makes sure the ring has a free slot for the next message, unless the count
+ * limit will free one. Grows by doubling up to history_max_msgs. */
+static rt_result rt__room_reserve_msg(rt_room *r)
+{
+    size_t max = r->_rs->settings.history_max_msgs, cap, i;
+    rt_room_msg **ring;
+    if (r->history_count < r->_ring_cap || (max > 0 && r->history_count >= max))
+        return RT_OK;
+    cap = r->_ring_cap > 0 ? r->_ring_cap * 2 : 8;
+    if (max > 0 && cap > max)
+        cap = max;
+    if (cap > SIZE_MAX / sizeof *ring)
+        return RT_E_NOMEM;
+    ring = (rt_room_msg **)rt_alloc(r->_rs->settings.alloc, cap * sizeof *ring);
+    if (!ring)
+        return RT_E_NOMEM;
+    for (i = 0; i < r->history_count; i++)
+        ring[i] = r->_ring[(r->_head + i) % r->_ring_cap];
+    rt_free(r->_rs->settings.alloc, r->_ring, r->_ring_cap * sizeof *ring);
+    r->_ring = ring;
+    r->_ring_cap = cap;
+    r->_head = 0;
+    return RT_OK;
+}
+
+rt_result rt_room_publish(rt_room *r, const void *data, size_t len, uint64_t now_ms,
+                          rt_room_msg **out)
+{
+    size_t max_bytes = r->_rs->settings.history_max_bytes, size;
+    rt_room_msg *m;
+    int keep;
+    if (out)
+        *out = NULL;
+    if (len > SIZE_MAX - sizeof(rt_room_msg) - 1)
+        return RT_E_LIMIT;
+    size = rt__room_msg_size(len);
+    keep = max_bytes == 0 || size <= max_bytes;
+    rt__room_evict_age(r, now_ms);
+    /* everything that can fail comes before the first change */
+    if (keep && rt__room_reserve_msg(r) != RT_OK)
+        return RT_E_NOMEM;
+    m = rt__room_msg_new(r, data, len, now_ms);
+    if (!m)
+        return RT_E_NOMEM;
+    rt__room_make_space(r, size);
+    if (keep)
+        rt__room_push(r, m);
+    r->pos.offset++;
+    if (out)
+        *out = m;
+    else
+        rt_room_msg_release(m);
+    return RT_OK;
+}
+
+void rt_room_recover(rt_room *r, const rt_room_pos *since, uint64_t now_ms,
+                     rt_room_recovery *rec)
+{
+    rt__room_evict_age(r, now_ms);
+    rec->room = r;
+    rec->recovered = 1;
+    rec->current = r->pos;
+    rec->from = r->pos.offset + 1;
+    rec->count = 0;
+    if (!since || since->epoch == 0)
+        return; /* from now: nothing was missed */
+    /* Another epoch: offsets are not comparable. A future offset: not ours.
+     * Too old: the ring no longer holds since.offset + 1. */
+    if (since->epoch != r->pos.epoch || since->offset > r->pos.offset ||
+        r->pos.offset - since->offset > r->history_count) {
+        rec->recovered = 0;
+        return;
+    }
+    rec->from = since->offset + 1;
+    rec->count = (size_t)(r->pos.offset - since->offset);
+}
+
+rt_room_msg *rt_room_history_get(const rt_room *r, uint64_t offset)
+{
+    uint64_t back; /* 0 = the newest */
+    if (offset > r->pos.offset)
+        return NULL;
+    back = r->pos.offset - offset;
+    if (back >= r->history_count)
+        return NULL;
+    return r->_ring[(r->_head + r->history_count - 1 - (size_t)back) % r->_ring_cap];
+}
+
+/* ---- Registry --------------------------------------------------------------------- */
+
+void rt_rooms_settings_init(rt_rooms_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->max_rooms = RT_ROOM_MAX_ROOMS;
+    s->max_members = RT_ROOM_MAX_MEMBERS;
+    s->max_joins = RT_ROOM_MAX_JOINS;
+    s->history_max_msgs = RT_ROOM_HISTORY_MAX_MSGS;
+    s->history_max_bytes = RT_ROOM_HISTORY_MAX_BYTES;
+    s->history_max_age_ms = RT_ROOM_HISTORY_MAX_AGE_MS;
+}
+
+rt_result rt_rooms_init(rt_rooms *rs, const rt_rooms_settings *s)
+{
+    if (s->epoch_seed == 0 || s->max_rooms == 0 || s->max_members == 0 || s->max_joins == 0)
+        return RT_E_INVAL;
+    if (s->history_max_msgs == 0 && s->history_max_bytes == 0 && s->history_max_age_ms == 0)
+        return RT_E_INVAL;
+    memset(rs, 0, sizeof *rs);
+    rs->settings = *s;
+    rs->_epoch_state = s->epoch_seed;
+    return RT_OK;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): the state steps by an odd constant
+ * and the output mix is a bijection, so every room of a registry gets a
+ * distinct epoch, and the seed makes them new on every run. 0 is skipped
+ * because it means "no position". */
+static uint64_t rt__rooms_new_epoch(rt_rooms *rs)
+{
+    uint64_t z;
+    do {
+        rs->_epoch_state += 0x9e3779b97f4a7c15u;
+        z = rs->_epoch_state;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+    } while (z == 0);
+    return z;
+}
+
+/* FNV-1a (32-bit) from a basis mixed with the registry's seed. FNV is not a
+ * keyed hash, so the seed only stops collisions computed in advance; chains
+ * stay bounded anyway by max_rooms and RT_ROOM_MAX_NAME. */
+static uint32_t rt__rooms_hash(const rt_rooms *rs, rt_str name)
+{
+    uint64_t seed = rs->settings.hash_seed;
+    uint32_t h = 2166136261u ^ (uint32_t)(seed ^ (seed >> 32));
+    size_t i;
+    for (i = 0; i < name.n; i++) {
+        h ^= (unsigned char)name.p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static int rt__room_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
+}
+
+int rt_room_name_valid(rt_str name)
+{
+    size_t i;
+    if (name.n == 0 || name.n > RT_ROOM_MAX_NAME)
+        return 0;
+    for (i = 0; i < name.n; i++) {
+        if (!rt__room_name_char((unsigned char)name.p[i]))
+            return 0;
+    }
+    return 1;
+}
+
+rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name)
+{
+    uint32_t h;
+    rt_room *r;
+    if (!rs->_buckets || !rt_room_name_valid(name))
+        return NULL;
+    h = rt__rooms_hash(rs, name);
+    for (r = rs->_buckets[h & (rs->_n_buckets - 1)]; r; r = r->_next) {
+        if (r->_hash == h && rt_str_eq(r->name, name))
+            return r;
+    }
+    return NULL;
+}
+
+/* Keeps buckets >= rooms by doubling. Only the first array is required: a
+ * failed growth just leaves longer chains. */
+static rt_result rt__rooms_grow(rt_rooms *rs)
+{
+    size_t n = rs->_n_buckets > 0 ? rs->_n_buckets * 2 : 16, i;
+    rt_room **b, *r, *next;
+    if (rs->_buckets && rs->n_rooms < rs->_n_buckets)
+        return RT_OK;
+    b = n <= SIZE_MAX / sizeof *b ? (rt_room **)rt_alloc(rs->settings.alloc, n * sizeof *b) : NULL;
+    if (!b)
+        return rs->_buckets ? RT_OK : RT_E_NOMEM;
+    for (i = 0; i < n; i++)
+        b[i] = NULL;
+    for (i = 0; i < rs->_n_buckets; i++) {
+        for (r = rs->_buckets[i]; r; r = next) {
+            next = r->_next;
+            r->_next = b[r->_hash & (n - 1)];
+            b[r->_hash & (n - 1)] = r;
+        }
+    }
+    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *b);
+    rs->_buckets = b;
+    rs->_n_buckets = n;
+    return RT_OK;
+}
+
+/* A new, empty room (the caller checked the name and that it is absent). */
+static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
+{
+    rt_room *r;
+    char *p;
+    if (rs->n_rooms >= rs->settings.max_rooms)
+        return RT_E_LIMIT;
+    if (rt__rooms_grow(rs) != RT_OK)
+        return RT_E_NOMEM;
+    r = (rt_room *)rt_alloc(rs->settings.alloc, sizeof *r + name.n + 1);
+    if (!r)
+        return RT_E_NOMEM;
+    memset(r, 0, sizeof *r);
+    p = (char *)(r + 1);
+    memcpy(p, name.p, name.n);
+    p[name.n] = '\0';
+    r->name.p = p;
+    r->name.n = name.n;
+    r->pos.epoch = rt__rooms_new_epoch(rs);
+    r->_rs = rs;
+    r->_hash = rt__rooms_hash(rs, name);
+    r->_next = rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
+    rs->_buckets[r->_hash & (rs->_n_buckets - 1)] = r;
+    rs->n_rooms++;
+    *out = r;
+    return RT_OK;
+}
+
+rt_result rt_rooms_open(rt_rooms *rs, rt_str name, rt_room **out)
+{
+    *out = NULL;
+    if (!rt_room_name_valid(name))
+        return RT_E_INVAL;
+    *out = rt_rooms_find(rs, name);
+    return *out ? RT_OK : rt__rooms_create(rs, name, out);
+}
+
+/* Frees a room that has no members left. */
+static void rt__room_free(rt_room *r)
+{
+    rt_rooms *rs = r->_rs;
+    const rt_allocator *a = rs->settings.alloc;
+    rt_room **pp = &rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
+    while (*pp != r)
+        pp = &(*pp)->_next;
+    *pp = r->_next;
+    while (r->history_count > 0)
+        rt__room_pop(r);
+    rt_free(a, r->_ring, r->_ring_cap * sizeof *r->_ring);
+    rt_free(a, r->_slots, r->_cap_slots * sizeof *r->_slots);
+    rs->n_rooms--;
+    rt_free(a, r, sizeof *r + r->name.n + 1);
+}
+
+/* A room is wanted while it has members, is being walked, or holds history
+ * that the age limit will end (without an age limit, memberless history
+ * would never go, so it goes with the last member). */
+static int rt__room_wanted(const rt_room *r)
+{
+    return r->n_members > 0 || r->_walks > 0 ||
+           (r->_rs->settings.history_max_age_ms > 0 && r->history_count > 0);
+}
+
+size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms)
+{
+    size_t b, freed = 0;
+    rt_room *r, *next;
+    for (b = 0; b < rs->_n_buckets; b++) {
+        for (r = rs->_buckets[b]; r; r = next) {
+            next = r->_next;
+            rt__room_evict_age(r, now_ms);
+            if (!rt__room_wanted(r)) {
+                rt__room_free(r);
+                freed++;
+            }
+        }
+    }
+    return freed;
+}
+
+/* ---- Membership ------------------------------------------------------------------ */
+
+void rt_room_member_init(rt_room_member *m, void *user)
+{
+    m->user = user;
+    m->n_rooms = 0;
+    m->_first = NULL;
+}
+
+rt_room *rt_room_member_last(const rt_room_member *m)
+{
+    return m->_first ? m->_first->room : NULL; /* joins push at the front */
+}
+
+/* The record linking m to room, found through m's own list. */
+static rt_room_membership *rt__room_find_rec(const rt_room *room, const rt_room_member *m)
+{
+    rt_room_membership *rec;
+    for (rec = m->_first; rec; rec = rec->next) {
+        if (rec->room == room)
+            return rec;
+    }
+    return NULL;
+}
+
+int rt_room_is_member(const rt_room *room, const rt_room_member *m)
+{
+    return rt__room_find_rec(room, m) != NULL;
+}
+
+/* Gives memory back after a crowd has left: halve when a quarter full. A
+ * failed shrink keeps the bigger array, which is fine. */
+static void rt__room_shrink_slots(rt_room *r)
+{
+    size_t cap = r->_cap_slots / 2, sz = sizeof *r->_slots;
+    void *p;
+    if (r->_cap_slots <= 16 || r->_n_slots > r->_cap_slots / 4)
+        return;
+    p = rt_realloc(r->_rs->settings.alloc, r->_slots, r->_cap_slots * sz, cap * sz);
+    if (p) {
+        r->_slots = (rt_room_membership **)p;
+        r->_cap_slots = cap;
+    }
+}
+
+/* Adds m to r (the caller checked the limits and that m is not in r). */
+static rt_result rt__room_add(rt_room *r, rt_room_member *m)
+{
+    const rt_allocator *a = r->_rs->settings.alloc;
+    size_t cap = r->_cap_slots > 0 ? r->_cap_slots * 2 : 4, sz = sizeof *r->_slots;
+    rt_room_membership *rec;
+    void *p;
+    if (r->_n_slots == r->_cap_slots) {
+        p = cap <= SIZE_MAX / sz ? rt_realloc(a, r->_slots, r->_cap_slots * sz, cap * sz) : NULL;
+        if (!p)
+            return RT_E_NOMEM;
+        r->_slots = (rt_room_membership **)p;
+        r->_cap_slots = cap;
+    }
+    rec = (rt_room_membership *)rt_alloc(a, sizeof *rec);
+    if (!rec)
+        return RT_E_NOMEM;
+    rec->room = r;
+    rec->member = m;
+    rec->slot = r->_n_slots;
+    r->_slots[r->_n_slots++] = rec;
+    r->n_members++;
+    rec->prev = NULL;
+    rec->next = m->_first;
+    if (m->_first)
+        m->_first->prev = rec;
+    m->_first = rec;
+    m->n_rooms++;
+    return RT_OK;
+}
+
+/* Unlinks rec from both sides and frees it; the room stays. During a walk
+ * the slot becomes a hole (the walk indexes the array); otherwise the last
+ * record moves into it. */
+static void rt__room_remove(rt_room_membership *rec)
+{
+    rt_room *r = rec->room;
+    rt_room_member *m = rec->member;
+    rt_room_membership *last;
+    if (r->_walks > 0) {
+        r->_slots[rec->slot] = NULL;
+        r->_holes++;
+    } else {
+        last = r->_slots[--r->_n_slots];
+        r->_slots[rec->slot] = last;
+        last->slot = rec->slot;
+        rt__room_shrink_slots(r);
+    }
+    r->n_members--;
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        m->_first = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    m->n_rooms--;
+    rt_free(r->_rs->settings.alloc, rec, sizeof *rec);
+}
+
+/* Joins m to a room it is not in, or to a new room called name (r NULL). */
+static rt_result rt__room_join_new(rt_rooms *rs, rt_str name, rt_room_member *m, rt_room **r)
+{
+    rt_result res;
+    if (m->n_rooms >= rs->settings.max_joins ||
+        (*r && (*r)->n_members >= rs->settings.max_members))
+        return RT_E_LIMIT;
+    if (*r)
+        return rt__room_add(*r, m);
+    res = rt__rooms_create(rs, name, r);
+    if (res == RT_OK && (res = rt__room_add(*r, m)) != RT_OK) {
+        rt__room_free(*r); /* created just now: on error nothing may change */
+        *r = NULL;
+    }
+    return res;
+}
+
+rt_result rt_room_join(rt_rooms *rs, rt_str name, rt_room_member *m, rt_room **out)
+{
+    rt_room *r;
+    rt_result res = RT_OK;
+    if (out)
+        *out = NULL;
+    if (!rt_room_name_valid(name))
+        return RT_E_INVAL;
+    r = rt_rooms_find(rs, name);
+    if (!r || !rt__room_find_rec(r, m))
+        res = rt__room_join_new(rs, name, m, &r);
+    if (res == RT_OK && out)
+        *out = r;
+    return res;
+}
+
+rt_result rt_room_join_recover(rt_rooms *rs, rt_str name, rt_room_member *m,
+                               const rt_room_pos *since, uint64_t now_ms, rt_room_recovery *rec)
+{
+    rt_room *r;
+    rt_result res = rt_room_join(rs, name, m, &r);
+    if (res == RT_OK)
+        rt_room_recover(r, since, now_ms, rec);
+    return res;
+}
+
+/* Frees r if nobody wants it any more (see rt__room_wanted). */
+static void rt__room_drop_if_unwanted(rt_room *r)
+{
+    if (!rt__room_wanted(r))
+        rt__room_free(r);
+}
+
+rt_result rt_room_leave(rt_room *room, rt_room_member *m)
+{
+    rt_room_membership *rec = rt__room_find_rec(room, m);
+    if (!rec)
+        return RT_E_NOTFOUND;
+    rt__room_remove(rec);
+    rt__room_drop_if_unwanted(room);
+    return RT_OK;
+}
+
+void rt_room_leave_all(rt_room_member *m)
+{
+    rt_room *r;
+    while (m->_first) {
+        r = m->_first->room;
+        rt__room_remove(m->_first);
+        rt__room_drop_if_unwanted(r);
+    }
+}
+
+/* After the outermost walk: close the holes, keeping the order. */
+static void rt__room_compact(rt_room *r)
+{
+    size_t i, n = 0;
+    for (i = 0; i < r->_n_slots; i++) {
+        if (r->_slots[i]) {
+            r->_slots[i]->slot = n;
+            r->_slots[n++] = r->_slots[i];
+        }
+    }
+    r->_n_slots = n;
+    r->_holes = 0;
+    rt__room_shrink_slots(r);
+}
+
+/* Walks the slots that exist when it starts. Leaving makes holes instead of
+ * moving records, and joining appends past `end`, so no record is visited
+ * twice and none that left is visited at all. */
+void rt_room_each(rt_room *room, rt_room_each_fn fn, void *ctx)
+{
+    size_t i, end = room->_n_slots;
+    rt_room_membership *rec;
+    room->_walks++;
+    for (i = 0; i < end; i++) {
+        rec = room->_slots[i];
+        if (rec)
+            fn(ctx, room, rec->member);
+    }
+    if (--room->_walks == 0 && room->_holes > 0)
+        rt__room_compact(room);
+}
+
+void rt_rooms_deinit(rt_rooms *rs)
+{
+    size_t b;
+    rt_room *r;
+    for (b = 0; b < rs->_n_buckets; b++) {
+        while ((r = rs->_buckets[b]) != NULL) {
+            RT_ASSERT(r->_walks == 0);
+            while (r->_n_slots > 0)
+                rt__room_remove(r->_slots[r->_n_slots - 1]);
+            rt__room_free(r);
+        }
+    }
+    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *rs->_buckets);
+    rs->_buckets = NULL;
+    rs->_n_buckets = 0;
+}
+/* ==== End src/room.c ==== */
+
+/* ==== Begin src/loop.c ==== */ // >>loop
+#ifndef RT_NO_IO
+/* loop.c - the event loop: registrations, two backends, timers, post.
+ *
+ * A step is: read the clock, wait in the backend for at most the time to the
+ * next timer, read the clock again, run the fd callbacks, then the due timers.
+ * The backend is picked at compile time, as in antirez's ae.c: each one
+ * supplies the same small set of static functions (open, close, add, mod,
+ * del, wait, dispatch) and everything else is written once.
+ *
+ * Callbacks may add and remove any fd. An event the kernel reported for an
+ * fd that a callback has since removed, or removed and registered again,
+ * must not be delivered: every registration therefore gets a generation
+ * number, each reported event carries the generation it was reported for,
+ * and a mismatch drops it.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#if !defined(RT_BACKEND_EPOLL) && !defined(RT_BACKEND_POLL)
+#  define RT_BACKEND_POLL
+#endif
+#if defined(RT_BACKEND_EPOLL) && defined(RT_BACKEND_POLL)
+#  error "rt.h: define at most one of RT_BACKEND_EPOLL and RT_BACKEND_POLL"
+#endif
+#if defined(RT_BACKEND_EPOLL) && !defined(__linux__)
+#  error "rt.h: RT_BACKEND_EPOLL needs Linux; use the default poll backend"
+#endif
+#ifdef RT_BACKEND_EPOLL
+#  include <sys/epoll.h>
+#endif
+
+struct rt_loop_fd {
+    rt_io_fn fn;       /* NULL for the loop's own wake pipe */
+    void *user;
+    unsigned events;   /* RT_IO_READ | RT_IO_WRITE watched */
+    uint32_t gen;      /* bumped by every add: tells stale events apart */
+    size_t slot;       /* poll: position in the pollfd array */
+    int used;
+};
+
+/* Arrays start this small so an idle loop costs little RAM, then double. */
+#define RT__LOOP_MIN_CAP 8u
+
+/* Posted calls drained per step: a batch per read, a few reads, so a thread
+ * that posts without pause cannot starve the sockets. What is left in the
+ * pipe keeps it readable and runs next step. */
+#define RT__LOOP_POST_BATCH 32
+#define RT__LOOP_POST_READS 32
+
+/* One posted call. Two pointers are far below PIPE_BUF (at least 512 bytes,
+ * POSIX), so write() puts a record in the pipe whole or not at all, even with
+ * many threads writing at once: that is what makes rt_loop_post lock-free. */
+typedef struct rt__loop_post_rec {
+    rt_post_fn fn;
+    void *arg;
+} rt__loop_post_rec;
+
+uint64_t rt_time_ms(void)
+{
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Returns p with room for need elements of elem bytes, growing the capacity
+ * *cap by doubling (so n additions cost O(n)) and zeroing the new part.
+ * NULL on overflow or when the allocator fails; p is then untouched. */
+static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : RT__LOOP_MIN_CAP;
+    void *q;
+    if (need <= *cap)
+        return p;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    q = p ? rt_realloc(loop->alloc, p, *cap * elem, n * elem) : rt_alloc(loop->alloc, n * elem);
+    if (!q)
+        return NULL;
+    memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
+    *cap = n;
+    return q;
+}
+
+/* The kernel's readiness bits, in rt.h terms. A hang-up or error also counts
+ * as readable: read() then returns 0 or the error, which is how the caller
+ * learns what happened. rt__loop_fire masks out kinds that are not watched. */
+static unsigned rt__loop_events(int in, int out, int err)
+{
+    unsigned ev = 0;
+    if (in)
+        ev |= RT_IO_READ;
+    if (out)
+        ev |= RT_IO_WRITE;
+    if (err)
+        ev |= RT_IO_READ | RT_IO_ERROR;
+    return ev;
+}
+
+static int rt__loop_drain(rt_loop *loop);
+
+/* Delivers one reported event unless a callback earlier in this step removed
+ * or replaced the registration (generation mismatch) or stopped watching
+ * that kind. Returns the number of callbacks run. */
+static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
+{
+    rt_loop_fd *f = &loop->_fds[fd];
+    if (!f->used || f->gen != gen)
+        return 0;
+    events &= f->events | RT_IO_ERROR;
+    if (!events)
+        return 0;
+    if (!f->fn)
+        return rt__loop_drain(loop);
+    f->fn(loop, fd, events, f->user); /* may realloc _fds: f is dead now */
+    return 1;
+}
+
+/* ---- poll backend ---------------------------------------------------------
+ * A dense struct pollfd array holds exactly the registered fds, so poll()
+ * scans no holes; rt_loop_fd.slot maps an fd to its entry, which makes add
+ * and del O(1) (del moves the last entry into the hole). Callbacks reshuffle
+ * the array, so wait copies the reported events into _ready first and
+ * dispatch walks that copy. */
+#ifdef RT_BACKEND_POLL
+
+typedef struct rt__poll_ev {
+    int fd;
+    uint32_t gen;
+    unsigned events;
+} rt__poll_ev;
+
+/* poll keeps no kernel object. */
+static rt_result rt__poll_open(rt_loop *loop)
+{
+    (void)loop;
+    return RT_OK;
+}
+
+static void rt__poll_close(rt_loop *loop)
+{
+    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct pollfd));
+    rt_free(loop->alloc, loop->_ready, loop->_ready_cap * sizeof(rt__poll_ev));
+}
+
+static short rt__poll_mask(unsigned events)
+{
+    return (short)(((events & RT_IO_READ) ? POLLIN : 0) | ((events & RT_IO_WRITE) ? POLLOUT : 0));
+}
+
+static rt_result rt__poll_add(rt_loop *loop, int fd, unsigned events)
+{
+    size_t need = loop->_backend_len + 1;
+    struct pollfd *p;
+    void *q = rt__loop_grow(loop, loop->_ready, &loop->_ready_cap, need, sizeof(rt__poll_ev));
+    if (!q)
+        return RT_E_NOMEM;
+    loop->_ready = q;
+    q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need, sizeof(struct pollfd));
+    if (!q)
+        return RT_E_NOMEM;
+    loop->_backend = q;
+    p = (struct pollfd *)q + loop->_backend_len;
+    p->fd = fd;
+    p->events = rt__poll_mask(events);
+    p->revents = 0;
+    loop->_fds[fd].slot = loop->_backend_len++;
+    return RT_OK;
+}
+
+static rt_result rt__poll_mod(rt_loop *loop, int fd, unsigned events)
+{
+    struct pollfd *p = (struct pollfd *)loop->_backend;
+    p[loop->_fds[fd].slot].events = rt__poll_mask(events);
+    return RT_OK;
+}
+
+static void rt__poll_del(rt_loop *loop, int fd)
+{
+    struct pollfd *p = (struct pollfd *)loop->_backend;
+    size_t hole = loop->_fds[fd].slot, last = --loop->_backend_len;
+    p[hole] = p[last];
+    loop->_fds[p[hole].fd].slot = hole;
+}
+
+/* Returns the number of events copied into _ready, or -1 with errno set. */
+static int rt__poll_wait(rt_loop *loop, int timeout_ms)
+{
+    struct pollfd *p = (struct pollfd *)loop->_backend;
+    rt__poll_ev *ready = (rt__poll_ev *)loop->_ready;
+    size_t i, k = 0;
+    int n = poll(p, (nfds_t)loop->_backend_len, timeout_ms);
+    for (i = 0; i < loop->_backend_len && (int)k < n; i++) {
+        int r = p[i].revents;
+        if (!r)
+            continue;
+        ready[k].fd = p[i].fd;
+        ready[k].gen = loop->_fds[p[i].fd].gen;
+        ready[k].events = rt__loop_events((r & POLLIN) != 0, (r & POLLOUT) != 0,
+                                          (r & (POLLERR | POLLHUP | POLLNVAL)) != 0);
+        k++;
+    }
+    return n < 0 ? n : (int)k;
+}
+
+static int rt__poll_dispatch(rt_loop *loop, int n)
+{
+    int i, ran = 0;
+    for (i = 0; i < n; i++) {
+        /* re-read _ready each time: an add in a callback may move it */
+        rt__poll_ev ev = ((rt__poll_ev *)loop->_ready)[i];
+        ran += rt__loop_fire(loop, ev.fd, ev.gen, ev.events);
+    }
+    return ran;
+}
+
+#  define rt__backend_open rt__poll_open
+#  define rt__backend_close rt__poll_close
+#  define rt__backend_add rt__poll_add
+#  define rt__backend_mod rt__poll_mod
+#  define rt__backend_del rt__poll_del
+#  define rt__backend_wait rt__poll_wait
+#  define rt__backend_dispatch rt__poll_dispatch
+#endif /* RT_BACKEND_POLL */
+
+/* ---- epoll backend --------------------------------------------------------
+ * The kernel keeps the interest list; we keep a buffer with one slot per
+ * registration for epoll_wait to fill. Each event's data holds the fd and
+ * the generation it was registered with, so it needs no copying before
+ * dispatch. Level-triggered, like poll, so both backends behave alike. */
+#ifdef RT_BACKEND_EPOLL
+
+static rt_result rt__epoll_open(rt_loop *loop)
+{
+    loop->_epfd = epoll_create1(EPOLL_CLOEXEC);
+    return loop->_epfd < 0 ? RT_E_IO : RT_OK;
+}
+
+static void rt__epoll_close(rt_loop *loop)
+{
+    if (loop->_epfd >= 0)
+        close(loop->_epfd);
+    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct epoll_event));
+}
+
+static rt_result rt__epoll_ctl(rt_loop *loop, int op, int fd, unsigned events)
+{
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = ((events & RT_IO_READ) ? (uint32_t)EPOLLIN : 0u)
+               | ((events & RT_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+    e.data.u64 = ((uint64_t)loop->_fds[fd].gen << 32) | (uint32_t)fd;
+    return epoll_ctl(loop->_epfd, op, fd, &e) == 0 ? RT_OK : RT_E_IO;
+}
+
+static rt_result rt__epoll_add(rt_loop *loop, int fd, unsigned events)
+{
+    size_t need = loop->_backend_len + 1;
+    void *q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need,
+                            sizeof(struct epoll_event));
+    if (!q)
+        return RT_E_NOMEM;
+    loop->_backend = q;
+    if (rt__epoll_ctl(loop, EPOLL_CTL_ADD, fd, events) != RT_OK)
+        return RT_E_IO;
+    loop->_backend_len++;
+    return RT_OK;
+}
+
+static rt_result rt__epoll_mod(rt_loop *loop, int fd, unsigned events)
+{
+    return rt__epoll_ctl(loop, EPOLL_CTL_MOD, fd, events);
+}
+
+/* A failure is ignored: the caller may have closed fd already, and closing
+ * the last descriptor of a file removes it from the interest list. */
+static void rt__epoll_del(rt_loop *loop, int fd)
+{
+    struct epoll_event e; /* Linux < 2.6.9 wants non-NULL even for DEL */
+    memset(&e, 0, sizeof e);
+    epoll_ctl(loop->_epfd, EPOLL_CTL_DEL, fd, &e);
+    loop->_backend_len--;
+}
+
+static int rt__epoll_wait(rt_loop *loop, int timeout_ms)
+{
+    size_t cap = loop->_backend_cap < INT_MAX ? loop->_backend_cap : INT_MAX;
+    return epoll_wait(loop->_epfd, (struct epoll_event *)loop->_backend, (int)cap, timeout_ms);
+}
+
+static int rt__epoll_dispatch(rt_loop *loop, int n)
+{
+    int i, ran = 0;
+    for (i = 0; i < n; i++) {
+        /* re-read _backend each time: an add in a callback may move it */
+        struct epoll_event e = ((struct epoll_event *)loop->_backend)[i];
+        uint32_t r = e.events;
+        unsigned ev = rt__loop_events((r & EPOLLIN) != 0, (r & EPOLLOUT) != 0,
+                                      (r & (EPOLLERR | EPOLLHUP)) != 0);
+        ran += rt__loop_fire(loop, (int)(uint32_t)e.data.u64, (uint32_t)(e.data.u64 >> 32), ev);
+    }
+    return ran;
+}
+
+#  define rt__backend_open rt__epoll_open
+#  define rt__backend_close rt__epoll_close
+#  define rt__backend_add rt__epoll_add
+#  define rt__backend_mod rt__epoll_mod
+#  define rt__backend_del rt__epoll_del
+#  define rt__backend_wait rt__epoll_wait
+#  define rt__backend_dispatch rt__epoll_dispatch
+#endif /* RT_BACKEND_EPOLL */
+
+/* ---- registrations ------------------------------------------------------- */
+
+static rt_result rt__loop_register(rt_loop *loop, int fd, unsigned events, rt_io_fn fn,
+                                   void *user)
+{
+    rt_loop_fd *f;
+    rt_result r;
+    void *q = rt__loop_grow(loop, loop->_fds, &loop->_fds_cap, (size_t)fd + 1,
+                            sizeof(rt_loop_fd));
+    if (!q)
+        return RT_E_NOMEM;
+    loop->_fds = (rt_loop_fd *)q;
+    f = &loop->_fds[fd];
+    if (f->used)
+        return RT_E_INVAL;
+    f->gen++;
+    f->fn = fn;
+    f->user = user;
+    f->events = events;
+    r = rt__backend_add(loop, fd, events);
+    f->used = r == RT_OK;
+    return r;
+}
+
+static int rt__loop_registered(const rt_loop *loop, int fd)
+{
+    return fd >= 0 && (size_t)fd < loop->_fds_cap && loop->_fds[fd].used;
+}
+
+rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void *user)
+{
+    if (fd < 0 || !fn || (events & ~(unsigned)(RT_IO_READ | RT_IO_WRITE | RT_IO_ERROR)))
+        return RT_E_INVAL;
+    return rt__loop_register(loop, fd, events & (RT_IO_READ | RT_IO_WRITE), fn, user);
+}
+
+rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events)
+{
+    rt_result r;
+    if (events & ~(unsigned)(RT_IO_READ | RT_IO_WRITE | RT_IO_ERROR))
+        return RT_E_INVAL;
+    if (!rt__loop_registered(loop, fd))
+        return RT_E_NOTFOUND;
+    events &= RT_IO_READ | RT_IO_WRITE;
+    r = rt__backend_mod(loop, fd, events);
+    if (r == RT_OK)
+        loop->_fds[fd].events = events;
+    return r;
+}
+
+void rt_loop_del(rt_loop *loop, int fd)
+{
+    if (!rt__loop_registered(loop, fd))
+        return;
+    rt__backend_del(loop, fd);
+    loop->_fds[fd].used = 0; /* pending events for fd now fail rt__loop_fire */
+}
+
+/* ---- the wake pipe and rt_loop_post -------------------------------------- */
+
+static int rt__loop_pipe_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Both ends non-blocking: the loop must never sleep in read(), and a poster
+ * must never sleep in write() (it gets RT_AGAIN instead). pipe2() would set
+ * the flags atomically but is not in POSIX.1-2008. */
+static rt_result rt__loop_open_wake(rt_loop *loop)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return RT_E_IO;
+    loop->_wake[0] = fds[0];
+    loop->_wake[1] = fds[1];
+    if (rt__loop_pipe_flags(loop->_wake[0]) < 0 || rt__loop_pipe_flags(loop->_wake[1]) < 0)
+        return RT_E_IO;
+    return RT_OK;
+}
+
+rt_result rt_loop_post(rt_loop *loop, rt_post_fn fn, void *arg)
+{
+    rt__loop_post_rec rec;
+    ssize_t w;
+    rec.fn = fn;
+    rec.arg = arg;
+    do {
+        w = write(loop->_wake[1], &rec, sizeof rec);
+    } while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)sizeof rec)
+        return RT_OK;
+    return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? RT_AGAIN : RT_E_IO;
+}
+
+/* Runs posted calls in the order they were written. Reads are whole records:
+ * every write was one whole record and each read asks for a multiple of it. */
+static int rt__loop_drain(rt_loop *loop)
+{
+    rt__loop_post_rec recs[RT__LOOP_POST_BATCH];
+    int reads, ran = 0;
+    for (reads = 0; reads < RT__LOOP_POST_READS; reads++) {
+        ssize_t got = read(loop->_wake[0], recs, sizeof recs);
+        size_t i, n = got > 0 ? (size_t)got / sizeof recs[0] : 0;
+        for (i = 0; i < n; i++)
+            recs[i].fn(loop, recs[i].arg);
+        ran += (int)n;
+        if (n < RT__LOOP_POST_BATCH)
+            break; /* the pipe is empty (or EINTR: the rest runs next step) */
+    }
+    return ran;
+}
+
+/* ---- init, deinit -------------------------------------------------------- */
+
+/* An empty loop that owns nothing: no memory, no descriptors. */
+static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
+{
+    memset(loop, 0, sizeof *loop);
+    loop->alloc = alloc;
+    loop->_epfd = -1;
+    loop->_wake[0] = loop->_wake[1] = -1;
+}
+
+rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
+{
+    rt_result r;
+    rt__loop_reset(loop, alloc);
+    loop->now = rt_time_ms();
+    r = rt__loop_open_wake(loop);
+    if (r == RT_OK)
+        r = rt__backend_open(loop);
+    if (r == RT_OK)
+        r = rt__loop_register(loop, loop->_wake[0], RT_IO_READ, NULL, NULL);
+    if (r != RT_OK)
+        rt_loop_deinit(loop);
+    return r;
+}
+
+/* Leaves *loop as rt_loop_init found it minus the allocator, so a second
+ * deinit (or one after a failed init) does nothing. */
+void rt_loop_deinit(rt_loop *loop)
+{
+    const rt_allocator *alloc = loop->alloc;
+    rt__backend_close(loop);
+    if (loop->_wake[0] >= 0)
+        close(loop->_wake[0]);
+    if (loop->_wake[1] >= 0)
+        close(loop->_wake[1]);
+    rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
+    rt_free(alloc, loop->_heap, loop->_heap_cap * sizeof(rt_timer *));
+    rt__loop_reset(loop, alloc);
+}
+
+/* ---- timers: a binary min-heap on `when` ----------------------------------
+ * Each timer stores its position (+1, so 0 means inactive), which lets stop
+ * and restart find it without a search: both are O(log n). */
+
+static void rt__heap_set(rt_loop *loop, size_t i, rt_timer *t)
+{
+    loop->_heap[i] = t;
+    t->_heap_index = i + 1;
+}
+
+static void rt__heap_up(rt_loop *loop, size_t i)
+{
+    rt_timer *t = loop->_heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (loop->_heap[parent]->when <= t->when)
+            break;
+        rt__heap_set(loop, i, loop->_heap[parent]);
+        i = parent;
+    }
+    rt__heap_set(loop, i, t);
+}
+
+static void rt__heap_down(rt_loop *loop, size_t i)
+{
+    rt_timer *t = loop->_heap[i];
+    size_t n = loop->_heap_len;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && loop->_heap[c + 1]->when < loop->_heap[c]->when)
+            c++;
+        if (t->when <= loop->_heap[c]->when)
+            break;
+        rt__heap_set(loop, i, loop->_heap[c]);
+        i = c;
+    }
+    rt__heap_set(loop, i, t);
+}
+
+/* Restores the heap after the key at i changed in either direction. */
+static void rt__heap_fix(rt_loop *loop, size_t i)
+{
+    if (i > 0 && loop->_heap[i]->when < loop->_heap[(i - 1) / 2]->when)
+        rt__heap_up(loop, i);
+    else
+        rt__heap_down(loop, i);
+}
+
+rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms, uint32_t repeat_ms,
+                         rt_timer_fn fn, void *user)
+{
+    RT_ASSERT(fn != NULL);
+    if (!t->_heap_index) {
+        void *q = rt__loop_grow(loop, (void *)loop->_heap, &loop->_heap_cap,
+                                loop->_heap_len + 1, sizeof(rt_timer *));
+        if (!q)
+            return RT_E_NOMEM;
+        loop->_heap = (rt_timer **)q;
+    }
+    t->when = loop->now + after_ms;
+    t->repeat_ms = repeat_ms;
+    t->fn = fn;
+    t->user = user;
+    if (t->_heap_index) {
+        rt__heap_fix(loop, t->_heap_index - 1);
+        return RT_OK;
+    }
+    rt__heap_set(loop, loop->_heap_len++, t);
+    rt__heap_up(loop, loop->_heap_len - 1);
+    return RT_OK;
+}
+
+void rt_timer_stop(rt_loop *loop, rt_timer *t)
+{
+    size_t i = t->_heap_index;
+    rt_timer *last;
+    if (!i)
+        return;
+    t->_heap_index = 0;
+    last = loop->_heap[--loop->_heap_len];
+    if (last == t)
+        return;
+    rt__heap_set(loop, i - 1, last);
+    rt__heap_fix(loop, i - 1);
+}
+
+int rt_timer_active(const rt_timer *t)
+{
+    return t->_heap_index != 0;
+}
+
+/* Moves a repeating timer at the top of the heap to its next period. Counting
+ * from the scheduled time (not from now) keeps it from drifting; but if it
+ * fell a whole period behind, firing every missed period at once would be a
+ * burst nobody wants, so it counts from now instead. */
+static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
+{
+    t->when += t->repeat_ms;
+    if (t->when <= loop->now)
+        t->when = loop->now + t->repeat_ms;
+    rt__heap_down(loop, 0);
+}
+
+/* Runs the timers due at loop->now, earliest first. The budget (the heap
+ * size on entry) bounds the phase: a callback that restarts its timer with
+ * 0 ms would otherwise keep this loop spinning; it runs again next step. */
+static int rt__timer_run(rt_loop *loop)
+{
+    size_t budget = loop->_heap_len;
+    int ran = 0;
+    while (budget > 0 && loop->_heap_len > 0 && loop->_heap[0]->when <= loop->now) {
+        rt_timer *t = loop->_heap[0];
+        if (t->repeat_ms)
+            rt__timer_rearm(loop, t);
+        else
+            rt_timer_stop(loop, t);
+        t->fn(loop, t->user); /* may stop, restart or free t: not touched after */
+        budget--;
+        ran++;
+    }
+    return ran;
+}
+
+/* ---- stepping ------------------------------------------------------------ */
+
+/* The wait for this step: the caller's limit, shortened to the next timer. */
+static int rt__loop_timeout(const rt_loop *loop, int timeout_ms)
+{
+    uint64_t wait, when;
+    if (loop->_heap_len == 0)
+        return timeout_ms < 0 ? -1 : timeout_ms;
+    when = loop->_heap[0]->when;
+    wait = when > loop->now ? when - loop->now : 0;
+    if (timeout_ms >= 0 && (uint64_t)timeout_ms < wait)
+        wait = (uint64_t)timeout_ms;
+    return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+void rt_loop_hook_add(rt_loop *loop, rt_loop_hook *h, void (*fn)(rt_loop *loop, void *user),
+                      void *user)
+{
+    rt_loop_hook_del(loop, h);
+    h->fn = fn;
+    h->user = user;
+    h->_next = loop->_hooks;
+    loop->_hooks = h;
+}
+
+void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h)
+{
+    rt_loop_hook **pp;
+    for (pp = &loop->_hooks; *pp; pp = &(*pp)->_next) {
+        if (*pp == h) {
+            *pp = h->_next;
+            return;
+        }
+    }
+}
+
+static void rt__loop_run_hooks(rt_loop *loop)
+{
+    rt_loop_hook *h, *next;
+    for (h = loop->_hooks; h; h = next) {
+        next = h->_next; /* h may remove itself */
+        h->fn(loop, h->user);
+    }
+}
+
+/* Hooks run before the wait too: anything queued between two steps (by the
+ * application, outside any callback) is written before the loop sleeps. */
+rt_result rt_loop_step(rt_loop *loop, int timeout_ms)
+{
+    int n, ran;
+    loop->now = rt_time_ms();
+    rt__loop_run_hooks(loop);
+    n = rt__backend_wait(loop, rt__loop_timeout(loop, timeout_ms));
+    if (n < 0)
+        return errno == EINTR ? 0 : RT_E_IO; /* a signal is not a failure */
+    loop->now = rt_time_ms();
+    ran = rt__backend_dispatch(loop, n);
+    ran += rt__timer_run(loop);
+    rt__loop_run_hooks(loop);
+    return ran;
+}
+
+rt_result rt_loop_run(rt_loop *loop)
+{
+    loop->stop = 0;
+    while (!loop->stop) {
+        rt_result r = rt_loop_step(loop, -1);
+        if (r < 0)
+            return r;
+    }
+    return RT_OK;
+}
+
+void rt_loop_stop(rt_loop *loop)
+{
+    loop->stop = 1;
+}
+#endif /* RT_NO_IO */
+/* ==== End src/loop.c ==== */
+
+/* ==== Begin src/server.c ==== */ // >>server
+#ifndef RT_NO_IO
+/* server.c - listening socket, connection state machine, queues, timeouts.
+ *
+ * Reading: bytes land in a pooled read buffer and go through the sans-IO
+ * codecs (rt_http_parse_request, then rt_ws_parse). Writing: every outgoing
+ * message is an rt_msg; a connection's queue is a ring of pointers to them.
+ * Queued connections go on the flush list, and a loop hook writes each one
+ * with a single sendmsg() at the end of the step, however many messages the
+ * step queued for it. Freeing is deferred to the same hook, so a connection
+ * that dies in the middle of a broadcast or a callback is still valid memory
+ * until the step is over.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <stdio.h>
+
+#define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
+#define RT__SRV_READS_PER_EVENT 4 /* reads per readable event (fairness) */
+#define RT__SRV_IOV 64            /* queue entries per sendmsg */
+#define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
+#define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
+#define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
+
+enum {
+    RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
+    RT__C_CLOSING = 1 << 1,     /* our close frame is queued; waiting for the peer's */
+    RT__C_LINGER = 1 << 2,      /* close the socket once the queue is written */
+    RT__C_ON_FLUSH = 1 << 3,    /* on the server's flush list */
+    RT__C_WANT_WRITE = 1 << 4,  /* registered for RT_IO_WRITE */
+    RT__C_REJECT = 1 << 5,      /* over max_conns: answer 503 and close */
+    RT__C_REPLIED = 1 << 6,     /* the current request has been answered */
+    RT__C_DRAIN = 1 << 7,       /* the queue passed half its cap: tell on_drain */
+    RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
+    RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
+    RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
+    RT__C_JSON = 1 << 11        /* room messages go out as wire-protocol JSON */
+};
+
+struct rt_conn {
+    rt_server *srv;
+    rt_conn *prev, *next;     /* every connection of the server */
+    rt_conn *flush_next;      /* flush list link, while RT__C_ON_FLUSH */
+    void *user;
+    int fd;
+    uint16_t flags;
+    uint8_t kind;             /* enum rt_conn_kind */
+    uint8_t proto;            /* chosen subprotocol index + 1, 0 for none */
+    uint16_t close_code;      /* reported to on_close */
+    unsigned char *rbuf;      /* pooled while bytes are pending, else NULL */
+    uint32_t rlen, rcap;
+    unsigned char *mbuf;      /* a fragmented message being reassembled */
+    uint32_t mlen, mcap;
+    rt_msg **q;               /* ring of queued messages, NULL when empty */
+    uint32_t qhead, qlen, qcap;
+    uint32_t qoff;            /* bytes of q[qhead] already written */
+    size_t queued;            /* bytes queued and not yet written */
+    uint32_t t_rx;            /* last byte received (ms since srv->t0) */
+    uint32_t t_ping;          /* last ping or keep-alive sent */
+    uint32_t t_state;         /* request start, close start or hold deadline */
+    uint32_t t_over;          /* when the queue went over its cap, 0 if under */
+    rt_room_member member;    /* the rooms this connection is in */
+    union {                   /* one parser at a time: HTTP, then maybe WebSocket */
+        rt_http_parser http;
+        rt_ws_parser ws;
+    } p;
+};
+
+static void rt__conn_hold_expired(rt_conn *c);
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+/* Milliseconds since the server started, as 32 bits: comparisons below use
+ * wrap-safe differences, so a device may run for years. */
+static uint32_t rt__srv_ms(const rt_server *srv)
+{
+    return (uint32_t)(srv->loop->now - srv->t0) | 1u; /* 0 means "unset" */
+}
+
+static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
+{
+    return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
+}
+
+static int rt__srv_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* ---- Messages ------------------------------------------------------------ */
+
+static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n)
+{
+    rt_msg *m;
+    if (n > UINT32_MAX - sizeof(rt_msg))
+        return NULL;
+    m = (rt_msg *)rt_alloc(a, sizeof(rt_msg) + n);
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->len = (uint32_t)n;
+    m->alloc = a;
+    return m;
+}
+
+rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n)
+{
+    rt_msg *m = rt__srv_msg_new(srv->cfg.alloc, n);
+    if (m && n)
+        memcpy(m->data, data, n);
+    return m;
+}
+
+rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
+{
+    unsigned char hdr[RT_WS_MAX_HEADER];
+    size_t h;
+    rt_msg *m;
+    if (n > srv->cfg.max_message)
+        return NULL;
+    h = rt_ws_write_header(hdr, opcode, 1, n, NULL);
+    m = rt__srv_msg_new(srv->cfg.alloc, h + n);
+    if (!m)
+        return NULL;
+    memcpy(m->data, hdr, h);
+    if (n)
+        memcpy(m->data + h, data, n);
+    return m;
+}
+
+rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
+{
+    rt_result need = rt_sse_format(NULL, 0, ev);
+    rt_msg *m;
+    if (need < 0)
+        return NULL;
+    m = rt__srv_msg_new(srv->cfg.alloc, (size_t)need);
+    if (m)
+        rt_sse_format((char *)m->data, (size_t)need, ev);
+    return m;
+}
+
+void rt_msg_retain(rt_msg *m)
+{
+    m->refs++;
+}
+
+void rt_msg_release(rt_msg *m)
+{
+    if (m && --m->refs == 0)
+        rt_free(m->alloc, m, sizeof(rt_msg) + m->len);
+}
+
+/* ---- Pools: read buffers and queue rings come and go with traffic -------- */
+
+static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    void *p = *pool;
+    if (p) {
+        memcpy(pool, p, sizeof(void *)); /* first word links the free list */
+        (*len)--;
+        return p;
+    }
+    return rt_alloc(srv->cfg.alloc, size);
+}
+
+static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size)
+{
+    if (*len >= RT__SRV_POOL_KEEP) {
+        rt_free(srv->cfg.alloc, p, size);
+        return;
+    }
+    memcpy(p, pool, sizeof(void *));
+    *pool = p;
+    (*len)++;
+}
+
+static void rt__srv_pool_drain(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    while (*pool) {
+        void *p = *pool;
+        memcpy(pool, p, sizeof(void *));
+        rt_free(srv->cfg.alloc, p, size);
+    }
+    *len = 0;
+}
+
+/* Read buffers of the standard size go back to the pool; grown ones are freed. */
+static void rt__conn_release_rbuf(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (!c->rbuf)
+        return;
+    if (c->rcap == RT_CONN_READ_BUF)
+        rt__srv_pool_put(srv, &srv->read_pool, &srv->read_pool_len, c->rbuf, RT_CONN_READ_BUF);
+    else
+        rt_free(srv->cfg.alloc, c->rbuf, c->rcap);
+    c->rbuf = NULL;
+    c->rlen = c->rcap = 0;
+}
+
+static void rt__conn_release_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    while (c->qlen) {
+        rt_msg_release(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
+        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
+                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else if (c->q)
+        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+    c->q = NULL;
+    c->qhead = c->qlen = c->qcap = c->qoff = 0;
+    c->queued = 0;
+}
+
+/* ---- Closing ------------------------------------------------------------------ */
+
+/* Closes the socket now. The struct stays on the list, marked dead, until the
+ * end-of-step hook frees it: callers up the stack may still hold it. */
+static void rt__conn_drop(rt_conn *c, unsigned code)
+{
+    rt_server *srv = c->srv;
+    if (c->flags & RT__C_DEAD)
+        return;
+    c->flags |= RT__C_DEAD;
+    srv->ndead++;
+    rt_loop_del(srv->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    if (c->flags & RT__C_REJECT)
+        srv->nreject--;
+    else
+        srv->nconns--;
+    if (srv->accept_paused && srv->listen_fd >= 0) {
+        srv->accept_paused = 0;
+        rt_loop_mod(srv->loop, srv->listen_fd, RT_IO_READ);
+    }
+    if (c->kind != RT_CONN_HTTP && !(c->flags & RT__C_NOTIFIED) && srv->cfg.cb.on_close) {
+        c->flags |= RT__C_NOTIFIED;
+        srv->cfg.cb.on_close(c, c->close_code ? c->close_code : code, rt_str_c(NULL),
+                             srv->cfg.user);
+    }
+    rt_room_leave_all(&c->member);
+    rt__conn_release_queue(c);
+    rt__conn_release_rbuf(c);
+    rt_free(srv->cfg.alloc, c->mbuf, c->mcap);
+    c->mbuf = NULL;
+    c->mlen = c->mcap = 0;
+}
+
+static void rt__conn_free(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    rt_free(srv->cfg.alloc, c, sizeof *c);
+}
+
+/* ---- Writing -------------------------------------------------------------- */
+
+static void rt__conn_want_write(rt_conn *c, int on)
+{
+    unsigned ev = RT_IO_READ | (on ? (unsigned)RT_IO_WRITE : 0u);
+    if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
+        return;
+    if (rt_loop_mod(c->srv->loop, c->fd, ev) != RT_OK) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->flags = (uint16_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
+}
+
+static void rt__conn_schedule_flush(rt_conn *c)
+{
+    if (c->flags & RT__C_ON_FLUSH)
+        return;
+    c->flags |= RT__C_ON_FLUSH;
+    c->flush_next = c->srv->flush;
+    c->srv->flush = c;
+}
+
+/* Advances the queue past n written bytes, releasing finished messages. */
+static void rt__conn_consume(rt_conn *c, size_t n)
+{
+    c->queued -= n;
+    while (n > 0) {
+        rt_msg *m = c->q[c->qhead];
+        size_t left = m->len - c->qoff;
+        if (n < left) {
+            c->qoff += (uint32_t)n;
+            return;
+        }
+        n -= left;
+        rt_msg_release(m);
+        c->qoff = 0;
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+}
+
+/* The queue just emptied: give the ring back, and finish a lingering close. */
+static void rt__conn_drained(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    rt__conn_release_queue(c);
+    rt__conn_want_write(c, 0);
+    c->t_over = 0;
+    if ((c->flags & RT__C_LINGER) && !(c->flags & RT__C_SHUT)) {
+        /* Half-close and wait for the peer's FIN: closing a socket that still
+         * has unread input sends a reset, which can destroy our last reply. */
+        shutdown(c->fd, SHUT_WR);
+        c->flags |= RT__C_SHUT;
+        c->t_state = rt__srv_ms(srv);
+        return;
+    }
+    if ((c->flags & RT__C_DRAIN) && srv->cfg.cb.on_drain) {
+        c->flags &= (uint16_t)~RT__C_DRAIN;
+        srv->cfg.cb.on_drain(c, srv->cfg.user);
+    }
+}
+
+/* Writes as much of the queue as the socket takes, in one sendmsg. */
+static void rt__conn_write(rt_conn *c)
+{
+    struct iovec iov[RT__SRV_IOV];
+    struct msghdr mh;
+    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
+    ssize_t w;
+    for (i = 0; i < n; i++) {
+        rt_msg *m = c->q[(c->qhead + i) % c->qcap];
+        uint32_t off = i == 0 ? c->qoff : 0;
+        iov[i].iov_base = m->data + off;
+        iov[i].iov_len = m->len - off;
+    }
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    do {
+        w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        rt__conn_want_write(c, 1);
+        return;
+    }
+    if (w < 0) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    rt__conn_consume(c, (size_t)w);
+    if (c->qlen == 0)
+        rt__conn_drained(c);
+    else
+        rt__conn_want_write(c, 1); /* the rest goes when the socket has room */
+}
+
+/* Doubles the ring (the first one comes from the pool). */
+static rt_result rt__conn_grow_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    uint32_t i, cap = c->qcap ? c->qcap * 2 : RT__SRV_QUEUE_MIN;
+    rt_msg **q;
+    if (cap > UINT32_MAX / 2 / sizeof(rt_msg *))
+        return RT_E_LIMIT;
+    if (cap == RT__SRV_QUEUE_MIN)
+        q = (rt_msg **)rt__srv_pool_get(srv, &srv->queue_pool, &srv->queue_pool_len,
+                                    RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else
+        q = (rt_msg **)rt_alloc(srv->cfg.alloc, cap * sizeof(rt_msg *));
+    if (!q)
+        return RT_E_NOMEM;
+    for (i = 0; i < c->qlen; i++)
+        q[i] = c->q[(c->qhead + i) % c->qcap];
+    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
+        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
+                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else if (c->q)
+        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+    c->q = q;
+    c->qcap = cap;
+    c->qhead = 0;
+    return RT_OK;
+}
+
+/* The hard cap was hit. Drop what is queued and say 1008, unless a message
+ * is half written: then a close frame cannot follow it, so just hang up. */
+static void rt__conn_overflow(rt_conn *c)
+{
+    c->close_code = RT_WS_CLOSE_POLICY;
+    if (c->qoff != 0) {
+        rt__conn_drop(c, RT_WS_CLOSE_POLICY);
+        return;
+    }
+    rt__conn_release_queue(c);
+    rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
+}
+
+/* Backpressure policy: over max_pending the connection gets
+ * pending_grace_ms to catch up, then it is closed with 1008; at twice
+ * max_pending it is closed at once, so one slow reader can never make the
+ * server's memory grow without bound. */
+static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
+{
+    size_t cap = c->srv->cfg.max_pending;
+    if (c->flags & (RT__C_DEAD | RT__C_LINGER))
+        return RT_E_CLOSED;
+    if (c->queued + m->len > 2 * cap) {
+        rt__conn_overflow(c);
+        return RT_E_LIMIT;
+    }
+    if (c->qlen == c->qcap && rt__conn_grow_queue(c) != RT_OK)
+        return RT_E_NOMEM;
+    rt_msg_retain(m);
+    c->q[(c->qhead + c->qlen) % c->qcap] = m;
+    c->qlen++;
+    c->queued += m->len;
+    if (c->queued > cap / 2)
+        c->flags |= RT__C_DRAIN;
+    if (c->queued > cap && c->t_over == 0)
+        c->t_over = rt__srv_ms(c->srv);
+    rt__conn_schedule_flush(c);
+    return RT_OK;
+}
+
+/* Queues bytes that belong to this connection alone (a reply, a pong). */
+static rt_result rt__conn_send_bytes(rt_conn *c, const void *data, size_t n)
+{
+    rt_msg *m = rt_msg_raw(c->srv, data, n);
+    rt_result r;
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    unsigned char frame[RT_WS_MAX_HEADER + RT_WS_MAX_CONTROL];
+    size_t len;
+    if (n > RT_WS_MAX_CONTROL)
+        return rt_conn_send(c, opcode, data, n);
+    len = rt_ws_format_frame(frame, sizeof frame, opcode, data, n, NULL);
+    return rt__conn_send_bytes(c, frame, len);
+}
+
+/* ---- WebSocket input ------------------------------------------------------ */
+
+/* RFC 6455 7.1.7: to fail the connection, send a close frame with the code
+ * the parser chose and close the socket once it is written. */
+static void rt__conn_ws_fail(rt_conn *c, unsigned code)
+{
+    c->close_code = (uint16_t)code;
+    rt_conn_close(c, code, NULL);
+    c->flags |= RT__C_LINGER;
+    if (c->qlen == 0)
+        rt__conn_drop(c, code);
+}
+
+static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
+{
+    rt_server *srv = c->srv;
+    rt_str data;
+    data.p = (const char *)p;
+    data.n = n;
+    if (srv->cfg.cb.on_message && !(c->flags & RT__C_CLOSING))
+        srv->cfg.cb.on_message(c, opcode, data, srv->cfg.user);
+}
+
+/* A piece of a data message. A message that arrives whole in one read is
+ * handed over where it lies (zero copy); pieces are gathered in mbuf. */
+static rt_result rt__conn_ws_data(rt_conn *c, const rt_ws_event *ev)
+{
+    size_t need;
+    if (ev->fin && c->mlen == 0) {
+        rt__conn_ws_deliver(c, ev->opcode, ev->data.p, ev->data.n);
+        return RT_OK;
+    }
+    need = (size_t)c->mlen + ev->data.n; /* the parser bounds it by max_message */
+    if (need > c->mcap) {
+        size_t cap = c->mcap ? c->mcap : 256;
+        unsigned char *b;
+        while (cap < need)
+            cap *= 2;
+        b = (unsigned char *)rt_realloc(c->srv->cfg.alloc, c->mbuf, c->mcap, cap);
+        if (!b)
+            return RT_E_NOMEM;
+        c->mbuf = b;
+        c->mcap = (uint32_t)cap;
+    }
+    if (ev->data.n)
+        memcpy(c->mbuf + c->mlen, ev->data.p, ev->data.n);
+    c->mlen = (uint32_t)need;
+    if (ev->fin) {
+        rt__conn_ws_deliver(c, ev->opcode, c->mbuf, c->mlen);
+        rt_free(c->srv->cfg.alloc, c->mbuf, c->mcap); /* idle connections hold no buffer */
+        c->mbuf = NULL;
+        c->mlen = c->mcap = 0;
+    }
+    return RT_OK;
+}
+
+static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
+{
+    if (ev->opcode == RT_WS_PING) {
+        if (!(c->flags & RT__C_CLOSING))
+            rt__conn_send_frame(c, RT_WS_PONG, ev->data.p, ev->data.n); /* RFC 6455 5.5.3 */
+        return;
+    }
+    if (ev->opcode != RT_WS_CLOSE)
+        return; /* a pong: receiving it already refreshed t_rx */
+    if (!c->close_code)
+        c->close_code = (uint16_t)ev->close_code;
+    if (c->flags & RT__C_CLOSING) {
+        rt__conn_drop(c, ev->close_code); /* the handshake is complete */
+        return;
+    }
+    /* RFC 6455 5.5.1: answer with a close frame (echoing the code), then the
+     * server closes the TCP connection first (7.1.1). */
+    if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
+        c->flags |= RT__C_NOTIFIED;
+        c->srv->cfg.cb.on_close(c, ev->close_code, ev->close_reason, c->srv->cfg.user);
+    }
+    rt_conn_close(c, ev->close_code == RT_WS_CLOSE_NO_STATUS ? 0 : ev->close_code, NULL);
+    c->flags |= RT__C_LINGER;
+}
+
+/* Runs the frame parser over the read buffer. Returns bytes consumed. */
+static size_t rt__conn_ws_input(rt_conn *c)
+{
+    size_t off = 0;
+    while (off < c->rlen && !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+        rt_ws_event ev;
+        rt_result r = rt_ws_parse(&c->p.ws, c->rbuf + off, c->rlen - off, &ev);
+        if (r == RT_AGAIN)
+            break;
+        if (r < 0) {
+            rt__conn_ws_fail(c, c->p.ws.close_code);
+            break;
+        }
+        off += (size_t)r;
+        if (ev.type == RT_WS_EV_DATA && rt__conn_ws_data(c, &ev) != RT_OK)
+            rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
+        else if (ev.type == RT_WS_EV_CONTROL)
+            rt__conn_ws_control(c, &ev);
+    }
+    return off;
+}
+
+/* ---- HTTP input ----------------------------------------------------------- */
+
+static void rt__conn_http_error(rt_conn *c, int status, const char *extra)
+{
+    char buf[512];
+    size_t n = rt_http_format_error(buf, sizeof buf, status, extra);
+    if (n < sizeof buf)
+        rt__conn_send_bytes(c, buf, n);
+    c->flags |= RT__C_LINGER | RT__C_REPLIED;
+    if (c->qlen == 0)
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+}
+
+/* Index + 1 of the subprotocol we pick from the client's list, 0 for none. */
+static uint8_t rt__conn_pick_protocol(const rt_server *srv, rt_str offered)
+{
+    const char *const *sp = srv->cfg.subprotocols;
+    rt_str pick;
+    uint8_t i;
+    if (!sp || offered.n == 0)
+        return 0;
+    pick = rt_ws_select_protocol(offered, sp);
+    for (i = 0; pick.n && sp[i] && i < 254; i++) {
+        if (rt_str_eq(pick, rt_str_c(sp[i])))
+            return (uint8_t)(i + 1);
+    }
+    return 0;
+}
+
+static void rt__conn_upgrade(rt_conn *c, const rt_http_request *req)
+{
+    rt_server *srv = c->srv;
+    rt_ws_handshake hs;
+    char buf[512];
+    size_t n;
+    int status;
+    if (rt_ws_handshake_check(req, &hs) != RT_OK) {
+        n = rt_ws_format_reject(buf, sizeof buf, hs.status);
+        if (n < sizeof buf)
+            rt__conn_send_bytes(c, buf, n);
+        c->flags |= RT__C_LINGER;
+        return;
+    }
+    status = srv->cfg.cb.on_upgrade ? srv->cfg.cb.on_upgrade(c, req, srv->cfg.user) : 0;
+    if (status != 0) {
+        rt__conn_http_error(c, status, NULL);
+        return;
+    }
+    c->proto = rt__conn_pick_protocol(srv, hs.protocols);
+    n = rt_ws_format_accept(buf, sizeof buf, hs.key, rt_conn_protocol(c), NULL);
+    if (n >= sizeof buf || rt__conn_send_bytes(c, buf, n) != RT_OK) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->kind = RT_CONN_WS;
+    c->t_ping = rt__srv_ms(srv);
+    rt_ws_parser_init(&c->p.ws, RT_WS_SERVER, srv->cfg.max_message);
+    if (srv->cfg.cb.on_open)
+        srv->cfg.cb.on_open(c, req, srv->cfg.user);
+}
+
+static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str body)
+{
+    rt_server *srv = c->srv;
+    int status;
+    c->flags &= (uint16_t)~(RT__C_REPLIED | RT__C_KEEPALIVE);
+    if (req->keep_alive)
+        c->flags |= RT__C_KEEPALIVE;
+    if (c->flags & RT__C_REJECT) {
+        rt__conn_http_error(c, 503, "Retry-After: 1\r\n");
+        return;
+    }
+    if (rt_ws_is_upgrade(req)) {
+        rt__conn_upgrade(c, req);
+        return;
+    }
+    status = srv->cfg.cb.on_http ? srv->cfg.cb.on_http(c, req, body, srv->cfg.user) : 404;
+    if (c->flags & RT__C_DEAD)
+        return;
+    if (status != 0 && !(c->flags & RT__C_REPLIED))
+        rt__conn_http_error(c, status, NULL);
+    else if (!(c->flags & RT__C_REPLIED))
+        rt__conn_http_error(c, 500, NULL); /* the handler neither answered nor held */
+}
+
+/* Ready for the next request on a keep-alive connection. */
+static void rt__conn_http_reset(rt_conn *c)
+{
+    if (c->kind != RT_CONN_HTTP)
+        return;
+    rt_http_parser_init(&c->p.http);
+    c->p.http.max_header_bytes = c->srv->cfg.max_header_bytes;
+    c->p.http.max_body = c->srv->cfg.max_body;
+    c->t_state = rt__srv_ms(c->srv);
+}
+
+/* Parses and dispatches every complete request in the read buffer. Returns
+ * bytes consumed. */
+static size_t rt__conn_http_input(rt_conn *c)
+{
+    size_t off = 0;
+    while (c->kind == RT_CONN_HTTP && off < c->rlen &&
+           !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+        rt_http_request req;
+        rt_str body;
+        rt_result r;
+        r = rt_http_parse_request(&c->p.http, (const char *)c->rbuf + off, c->rlen - off, &req);
+        if (r == RT_AGAIN)
+            break;
+        if (r < 0) {
+            rt__conn_http_error(c, req.status ? req.status : 400, NULL);
+            break;
+        }
+        if (c->rlen - off - (size_t)r < req.content_length)
+            break; /* the body is still on its way */
+        body.p = (const char *)c->rbuf + off + r;
+        body.n = req.content_length;
+        off += (size_t)r + req.content_length;
+        rt__conn_dispatch(c, &req, body);
+        rt__conn_http_reset(c);
+    }
+    return off;
+}
+
+/* ---- Reading ---------------------------------------------------------------- */
+
+/* Moves the pending bytes to a bigger buffer of cap bytes. */
+static rt_result rt__conn_grow_rbuf(rt_conn *c, size_t cap)
+{
+    unsigned char *b = (unsigned char *)rt_alloc(c->srv->cfg.alloc, cap);
+    uint32_t len = c->rlen;
+    if (!b)
+        return RT_E_NOMEM;
+    memcpy(b, c->rbuf, len);
+    rt__conn_release_rbuf(c);
+    c->rbuf = b;
+    c->rlen = len;
+    c->rcap = (uint32_t)cap;
+    return RT_OK;
+}
+
+/* Room for more bytes: a pooled buffer first, grown only for a big request
+ * head or body (a WebSocket never needs more: the parser streams payloads). */
+static rt_result rt__conn_read_room(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    size_t limit = srv->cfg.max_header_bytes + srv->cfg.max_body;
+    if (!c->rbuf) {
+        c->rbuf = (unsigned char *)rt__srv_pool_get(srv, &srv->read_pool, &srv->read_pool_len,
+                                                RT_CONN_READ_BUF);
+        if (!c->rbuf)
+            return RT_E_NOMEM;
+        c->rcap = RT_CONN_READ_BUF;
+        return RT_OK;
+    }
+    if (c->rlen < c->rcap)
+        return RT_OK;
+    if (c->kind != RT_CONN_HTTP || c->rcap >= limit)
+        return RT_E_LIMIT;
+    return rt__conn_grow_rbuf(c, c->rcap * 2 < limit ? c->rcap * 2 : limit);
+}
+
+/* Hands the buffered bytes to the codec of the connection's current kind and
+ * drops what it consumed. SSE streams and held requests expect no input. */
+static void rt__conn_input(rt_conn *c)
+{
+    size_t used;
+    if (c->flags & (RT__C_LINGER | RT__C_SHUT))
+        used = c->rlen; /* closing: input no longer matters */
+    else if (c->kind == RT_CONN_HTTP)
+        used = rt__conn_http_input(c);
+    else if (c->kind == RT_CONN_WS)
+        used = rt__conn_ws_input(c);
+    else
+        used = c->rlen;
+    if (c->flags & RT__C_DEAD)
+        return;
+    if (c->kind == RT_CONN_WS && c->rlen > used && used == 0 && c->rlen == c->rcap) {
+        rt__conn_ws_fail(c, RT_WS_CLOSE_PROTOCOL); /* cannot happen with a sane parser */
+        return;
+    }
+    if (used < c->rlen)
+        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+    c->rlen -= (uint32_t)used;
+    if (c->rlen == 0)
+        rt__conn_release_rbuf(c);
+}
+
+static void rt__conn_read(rt_conn *c)
+{
+    int i;
+    for (i = 0; i < RT__SRV_READS_PER_EVENT && !(c->flags & RT__C_DEAD); i++) {
+        ssize_t n;
+        rt_result r = rt__conn_read_room(c);
+        if (r != RT_OK) {
+            if (c->kind == RT_CONN_HTTP)
+                rt__conn_http_error(c, r == RT_E_LIMIT ? 431 : 503, NULL);
+            else
+                rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
+            return;
+        }
+        do {
+            n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* peer gone: 1006 */
+            return;
+        }
+        if (n < 0)
+            break;
+        c->rlen += (uint32_t)n;
+        c->t_rx = rt__srv_ms(c->srv);
+        rt__conn_input(c);
+        if (c->flags & RT__C_DEAD || (size_t)n < RT_CONN_READ_BUF / 2)
+            break;
+    }
+    if (c->rbuf && c->rlen == 0)
+        rt__conn_release_rbuf(c);
+}
+
+static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
+{
+    rt_conn *c = (rt_conn *)user;
+    (void)loop;
+    (void)fd;
+    if (events & (RT_IO_READ | RT_IO_ERROR))
+        rt__conn_read(c);
+    if ((events & RT_IO_WRITE) && !(c->flags & RT__C_DEAD) && c->qlen)
+        rt__conn_write(c);
+}
+
+/* ---- Accepting ------------------------------------------------------------- */
+
+static void rt__conn_new(rt_server *srv, int fd, int reject)
+{
+    rt_conn *c = (rt_conn *)rt_alloc(srv->cfg.alloc, sizeof *c);
+    int one = 1;
+    if (!c || rt__srv_set_nonblock(fd) < 0 ||
+        rt_loop_add(srv->loop, fd, RT_IO_READ, rt__conn_on_io, c) != RT_OK) {
+        rt_free(srv->cfg.alloc, c, sizeof *c);
+        close(fd);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->srv = srv;
+    c->fd = fd;
+    c->kind = RT_CONN_HTTP;
+    c->flags = reject ? RT__C_REJECT : 0;
+    rt_room_member_init(&c->member, c);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    if (!reject)
+        srv->nconns++;
+    else
+        srv->nreject++;
+    c->t_rx = rt__srv_ms(srv);
+    rt__conn_http_reset(c);
+}
+
+static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    int i;
+    (void)loop;
+    (void)events;
+    for (i = 0; i < RT__SRV_ACCEPT_BATCH; i++) {
+        int cfd = accept(fd, NULL, NULL);
+        if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* Out of descriptors: stop listening until a connection closes,
+             * or the pending connection would wake us up forever. */
+            rt_loop_mod(srv->loop, fd, 0);
+            srv->accept_paused = 1;
+            return;
+        }
+        if (cfd < 0)
+            return; /* EAGAIN, or a transient error such as ECONNABORTED */
+        if (srv->nconns < srv->cfg.max_conns)
+            rt__conn_new(srv, cfd, 0);
+        else if (srv->nreject < RT__SRV_REJECT_EXTRA)
+            rt__conn_new(srv, cfd, 1); /* read its request, answer 503 */
+        else
+            close(cfd);
+    }
+}
+
+/* ---- Housekeeping: timeouts, heartbeats, backpressure ------------------------ */
+
+static void rt__conn_tick_ws(rt_conn *c)
+{
+    const rt_server_config *cfg = &c->srv->cfg;
+    if (c->flags & RT__C_CLOSING) {
+        if (rt__srv_elapsed(c->srv, c->t_state, cfg->close_timeout_ms))
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    if (rt__srv_elapsed(c->srv, c->t_rx, cfg->idle_timeout_ms)) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* no pong, no data: peer is gone */
+        return;
+    }
+    if (cfg->ping_interval_ms && rt__srv_elapsed(c->srv, c->t_ping, cfg->ping_interval_ms)) {
+        c->t_ping = rt__srv_ms(c->srv);
+        rt__conn_send_frame(c, RT_WS_PING, NULL, 0);
+    }
+}
+
+static void rt__conn_tick(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    const rt_server_config *cfg = &srv->cfg;
+    if (rt__srv_elapsed(srv, c->t_over, cfg->pending_grace_ms)) {
+        rt__conn_overflow(c); /* stayed over its cap for the whole grace period */
+        return;
+    }
+    if (c->flags & RT__C_SHUT) {
+        if (rt__srv_elapsed(srv, c->t_state, cfg->close_timeout_ms))
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    switch (c->kind) {
+    case RT_CONN_HTTP:
+        if (!(c->flags & RT__C_LINGER) && rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
+            rt__conn_http_error(c, 408, NULL); /* slowloris, or an idle keep-alive */
+        break;
+    case RT_CONN_WS:
+        rt__conn_tick_ws(c);
+        break;
+    case RT_CONN_SSE:
+        if (cfg->sse_keepalive_ms && rt__srv_elapsed(srv, c->t_ping, cfg->sse_keepalive_ms)) {
+            c->t_ping = rt__srv_ms(srv);
+            rt__conn_send_bytes(c, ":\n\n", 3); /* a comment keeps proxies from timing out */
+        }
+        break;
+    case RT_CONN_HELD:
+        if ((int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
+            rt__conn_hold_expired(c);
+        break;
+    }
+}
+
+static void rt__srv_on_tick(rt_loop *loop, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    rt_conn *c, *next;
+    (void)loop;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (!(c->flags & RT__C_DEAD))
+            rt__conn_tick(c);
+    }
+    if (srv->shutting_down && (int32_t)(rt__srv_ms(srv) - srv->shutdown_deadline) >= 0) {
+        for (c = srv->conns; c; c = c->next)
+            rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
+    }
+}
+
+/* End of every loop step: one write per queued connection, then free the dead. */
+static void rt__srv_on_step(rt_loop *loop, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    rt_conn *c, *next;
+    (void)loop;
+    while (srv->flush) {
+        c = srv->flush;
+        srv->flush = c->flush_next;
+        c->flags &= (uint16_t)~RT__C_ON_FLUSH;
+        if (!(c->flags & RT__C_DEAD) && c->qlen && !(c->flags & RT__C_WANT_WRITE))
+            rt__conn_write(c);
+    }
+    for (c = srv->conns; c && srv->ndead; c = next) {
+        next = c->next;
+        if (c->flags & RT__C_DEAD) {
+            rt__conn_free(c);
+            srv->ndead--;
+        }
+    }
+}
+
+/* ---- Public: connections ------------------------------------------------------ */
+
+void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
+{
+    unsigned char payload[RT_WS_MAX_CONTROL];
+    size_t n = 0;
+    if (c->flags & (RT__C_DEAD | RT__C_CLOSING | RT__C_LINGER))
+        return;
+    if (!c->close_code)
+        c->close_code = (uint16_t)code;
+    if (c->kind != RT_CONN_WS) {
+        c->flags |= RT__C_LINGER;
+        if (c->qlen == 0)
+            rt__conn_drained(c);
+        return;
+    }
+    if (code != 0)
+        n = rt_ws_close_payload(payload, code, reason ? reason : "",
+                                reason ? strlen(reason) : 0);
+    rt__conn_send_frame(c, RT_WS_CLOSE, payload, n);
+    c->flags |= RT__C_CLOSING;
+    c->t_state = rt__srv_ms(c->srv);
+}
+
+rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m)
+{
+    if (c->flags & (RT__C_DEAD | RT__C_CLOSING))
+        return RT_E_CLOSED;
+    return rt__conn_enqueue(c, m);
+}
+
+rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    rt_msg *m;
+    rt_result r;
+    if (c->kind != RT_CONN_WS || (c->flags & (RT__C_DEAD | RT__C_CLOSING)))
+        return RT_E_CLOSED;
+    if (n > c->srv->cfg.max_message)
+        return RT_E_LIMIT;
+    m = rt_msg_ws(c->srv, opcode, data, n);
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
+                              rt_conn *exclude)
+{
+    rt_msg *m = rt_msg_ws(srv, opcode, data, n);
+    rt_conn *c, *next;
+    rt_result count = 0;
+    if (!m)
+        return n > srv->cfg.max_message ? RT_E_LIMIT : RT_E_NOMEM;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c != exclude && c->kind == RT_CONN_WS && rt_conn_send_msg(c, m) == RT_OK)
+            count++;
+    }
+    rt_msg_release(m);
+    return count;
+}
+
+/* Writes the status line and headers of a reply, plus "Connection: close"
+ * when this is the last response on the connection. */
+static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, const void *body,
+                                    size_t n, const char *extra)
+{
+    char hdrs[768];
+    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
+    int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
+                     last ? "Connection: close\r\n" : "");
+    size_t head;
+    rt_msg *m;
+    rt_result r;
+    if (k < 0 || (size_t)k >= sizeof hdrs)
+        return RT_E_INVAL;
+    head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
+    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + n);
+    if (!m)
+        return RT_E_NOMEM;
+    rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
+    if (n)
+        memcpy(m->data + head, body, n);
+    m->len = (uint32_t)(head + n); /* the +1 only held snprintf's NUL */
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    if (last)
+        c->flags |= RT__C_LINGER;
+    return r;
+}
+
+rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const void *body,
+                        size_t n, const char *extra_headers)
+{
+    rt_result r;
+    if (c->flags & RT__C_DEAD)
+        return RT_E_CLOSED;
+    if (c->kind == RT_CONN_WS || c->kind == RT_CONN_SSE ||
+        (c->kind == RT_CONN_HTTP && (c->flags & RT__C_REPLIED)))
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
+    if (c->kind == RT_CONN_HELD) {
+        c->kind = RT_CONN_HTTP; /* keep-alive: ready for the next request */
+        rt__conn_http_reset(c);
+    }
+    return r;
+}
+
+rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
+{
+    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    c->kind = RT_CONN_HELD;
+    c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
+    return RT_OK;
+}
+
+static void rt__conn_hold_expired(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (srv->cfg.cb.on_hold_timeout)
+        srv->cfg.cb.on_hold_timeout(c, srv->cfg.user);
+    if (c->kind == RT_CONN_HELD && !(c->flags & RT__C_DEAD))
+        rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
+}
+
+rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
+{
+    char head[1024];
+    int n;
+    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+        return RT_E_INVAL;
+    /* No Content-Length: the stream ends when the connection does
+     * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s\r\n",
+                 extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    c->kind = RT_CONN_SSE;
+    c->t_ping = rt__srv_ms(c->srv);
+    return rt__conn_send_bytes(c, head, (size_t)n);
+}
+
+rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const void *data,
+                           size_t n)
+{
+    rt_sse_event ev;
+    rt_msg *m;
+    rt_result r;
+    if (c->kind != RT_CONN_SSE)
+        return RT_E_INVAL;
+    memset(&ev, 0, sizeof ev);
+    ev.event = rt_str_c(event);
+    ev.id = rt_str_c(id);
+    ev.data.p = (const char *)data;
+    ev.data.n = n;
+    m = rt_msg_sse(c->srv, &ev);
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+int rt_conn_kind(const rt_conn *c) { return c->kind; }
+size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
+rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
+void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
+void *rt_conn_user(const rt_conn *c) { return c->user; }
+rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
+int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
+
+void rt_conn_set_json(rt_conn *c, int on)
+{
+    c->flags = (uint16_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
+}
+
+rt_str rt_conn_protocol(const rt_conn *c)
+{
+    if (c->proto == 0 || !c->srv->cfg.subprotocols)
+        return rt_str_c(NULL);
+    return rt_str_c(c->srv->cfg.subprotocols[c->proto - 1]);
+}
+
+rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    size_t n;
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return RT_E_IO;
+    n = strlen(host);
+    if (n >= cap)
+        return RT_E_NOSPACE;
+    memcpy(buf, host, n + 1);
+    return (rt_result)n;
+}
+
+/* ---- Public: the server ----------------------------------------------------------- */
+
+static uint32_t rt__srv_min_nonzero(uint32_t a, uint32_t b)
+{
+    return a == 0 ? b : (b == 0 || a < b ? a : b);
+}
+
+static void rt__srv_defaults(rt_server_config *cfg)
+{
+    if (!cfg->max_conns) cfg->max_conns = RT_SERVER_MAX_CONNS;
+    if (!cfg->max_message) cfg->max_message = RT_WS_MAX_MESSAGE;
+    if (!cfg->max_header_bytes) cfg->max_header_bytes = RT_HTTP_MAX_HEADER_BYTES;
+    if (!cfg->max_body) cfg->max_body = RT_HTTP_MAX_BODY;
+    if (!cfg->max_pending) cfg->max_pending = RT_CONN_MAX_PENDING;
+    if (!cfg->pending_grace_ms) cfg->pending_grace_ms = RT_CONN_PENDING_GRACE_MS;
+    if (!cfg->ping_interval_ms) cfg->ping_interval_ms = RT_PING_INTERVAL_MS;
+    if (!cfg->idle_timeout_ms) cfg->idle_timeout_ms = RT_IDLE_TIMEOUT_MS;
+    if (!cfg->request_timeout_ms) cfg->request_timeout_ms = RT_REQUEST_TIMEOUT_MS;
+    if (!cfg->close_timeout_ms) cfg->close_timeout_ms = RT_CLOSE_TIMEOUT_MS;
+    if (!cfg->sse_keepalive_ms) cfg->sse_keepalive_ms = RT_SSE_KEEPALIVE_MS;
+}
+
+/* The housekeeping tick: a quarter of the shortest timeout, 10 ms to 1 s. */
+static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
+{
+    uint32_t t = rt__srv_min_nonzero(cfg->ping_interval_ms, cfg->idle_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->request_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->close_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->pending_grace_ms);
+    t = rt__srv_min_nonzero(t, cfg->sse_keepalive_ms) / 4;
+    return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
+static int rt__srv_listen(const char *host, int port, int *bound_port)
+{
+    struct addrinfo hints, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char portstr[16];
+    int fd = -1, one = 1, zero = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (getaddrinfo(host ? host : "0.0.0.0", portstr, &hints, &ai) != 0 || !ai)
+        return -2;
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6) /* "::" serves IPv4 too */
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+            rt__srv_set_nonblock(fd) != 0 ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)
+{
+    uint32_t tick;
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    rt__srv_defaults(&srv->cfg);
+    srv->t0 = loop->now;
+    srv->listen_fd = rt__srv_listen(cfg->host, cfg->port, &srv->port);
+    if (srv->listen_fd == -2)
+        return RT_E_INVAL;
+    if (srv->listen_fd < 0)
+        return RT_E_IO;
+    if (rt_loop_add(loop, srv->listen_fd, RT_IO_READ, rt__srv_on_accept, srv) != RT_OK)
+        goto fail;
+    tick = rt__srv_tick_ms(&srv->cfg);
+    if (rt_timer_start(loop, &srv->tick, tick, tick, rt__srv_on_tick, srv) != RT_OK)
+        goto fail_del;
+    rt_loop_hook_add(loop, &srv->hook, rt__srv_on_step, srv);
+    return RT_OK;
+fail_del:
+    rt_loop_del(loop, srv->listen_fd);
+fail:
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+    return RT_E_NOMEM;
+}
+
+static void rt__srv_close_listener(rt_server *srv)
+{
+    if (srv->listen_fd < 0)
+        return;
+    rt_loop_del(srv->loop, srv->listen_fd);
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+}
+
+void rt_server_deinit(rt_server *srv)
+{
+    rt_conn *c, *next;
+    srv->cfg.cb.on_close = NULL; /* no callbacks while tearing down */
+    srv->cfg.cb.on_drain = NULL;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
+        rt_free(srv->cfg.alloc, c, sizeof *c);
+    }
+    srv->conns = srv->flush = NULL;
+    rt__srv_close_listener(srv);
+    rt_timer_stop(srv->loop, &srv->tick);
+    rt_loop_hook_del(srv->loop, &srv->hook);
+    rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
+    rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,
+                   RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+}
+
+static void rt__conn_shutdown(rt_conn *c)
+{
+    static const char bye[] = "event: shutdown\ndata: server is shutting down\n\n";
+    switch (c->kind) {
+    case RT_CONN_WS:
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, "server shutting down");
+        break;
+    case RT_CONN_SSE:
+        rt__conn_send_bytes(c, bye, sizeof bye - 1);
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
+        break;
+    case RT_CONN_HELD:
+        rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n");
+        break;
+    default:
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
+        break;
+    }
+}
+
+void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms)
+{
+    rt_conn *c, *next;
+    if (srv->shutting_down)
+        return;
+    srv->shutting_down = 1;
+    srv->shutdown_deadline = (rt__srv_ms(srv) + timeout_ms) | 1u;
+    rt__srv_close_listener(srv);
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (!(c->flags & RT__C_DEAD))
+            rt__conn_shutdown(c);
+    }
+}
+
+int rt_server_done(const rt_server *srv)
+{
+    return srv->shutting_down && srv->nconns + srv->nreject == 0;
+}
+
+int rt_server_port(const rt_server *srv) { return srv->port; }
+size_t rt_server_conn_count(const rt_server *srv) { return srv->nconns; }
+#endif /* RT_NO_IO */
+/* ==== End src/server.c ==== */
+
+/* ==== Begin src/pubsub.c ==== */ // >>pubsub
+#ifndef RT_NO_IO
+/* pubsub.c - rooms over WebSocket, SSE and long polling. */
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Set-up --------------------------------------------------------------- */
+
+/* An epoch seed that differs across restarts: the clocks and the pid, mixed
+ * with /dev/urandom where there is one. Never 0. */
+static uint64_t rt__pubsub_seed(void)
+{
+    uint64_t seed = rt_time_ms() * 0x9E3779B97F4A7C15ull;
+    uint64_t r = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    seed ^= (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+    if (fd >= 0) {
+        if (read(fd, &r, sizeof r) == (ssize_t)sizeof r)
+            seed ^= r;
+        close(fd);
+    }
+    return seed ? seed : 1;
+}
+
+static void rt__pubsub_on_expire(rt_loop *loop, void *user)
+{
+    rt_pubsub *ps = (rt_pubsub *)user;
+    rt_rooms_expire(&ps->rooms, loop->now);
+}
+
+rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings)
+{
+    rt_rooms_settings s;
+    rt_result r;
+    memset(ps, 0, sizeof *ps);
+    ps->srv = srv;
+    if (settings)
+        s = *settings;
+    else
+        rt_rooms_settings_init(&s);
+    if (!s.alloc)
+        s.alloc = srv->cfg.alloc;
+    if (s.epoch_seed == 0)
+        s.epoch_seed = rt__pubsub_seed();
+    if (s.hash_seed == 0)
+        s.hash_seed = rt__pubsub_seed();
+    r = rt_rooms_init(&ps->rooms, &s);
+    if (r != RT_OK)
+        return r;
+    r = rt_timer_start(srv->loop, &ps->expire, 1000, 1000, rt__pubsub_on_expire, ps);
+    if (r != RT_OK)
+        rt_rooms_deinit(&ps->rooms);
+    return r;
+}
+
+void rt_pubsub_deinit(rt_pubsub *ps)
+{
+    rt_timer_stop(ps->srv->loop, &ps->expire);
+    rt_rooms_deinit(&ps->rooms);
+}
+
+/* ---- Encodings: each built at most once per message ---------------------------- */
+
+static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
+{
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_puts(b, "{\"pos\":");
+    rt_jbuf_str(b, pos, n);
+    rt_jbuf_puts(b, ",\"data\":");
+    rt_jbuf_str(b, m->data, m->len);
+    rt_jbuf_puts(b, "}");
+}
+
+static rt_msg *rt__pubsub_ws_json(rt_server *srv, const rt_room *room, const rt_room_msg *m)
+{
+    rt_jbuf b;
+    rt_msg *out = NULL;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_init(&b, srv->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
+    rt_jbuf_str(&b, room->name.p, room->name.n);
+    rt_jbuf_puts(&b, ",\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, ",\"data\":");
+    rt_jbuf_str(&b, m->data, m->len);
+    rt_jbuf_puts(&b, "}");
+    if (!b.failed)
+        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
+    rt_jbuf_free(&b);
+    return out;
+}
+
+static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
+{
+    rt_sse_event ev;
+    char pos[RT_ROOM_POS_MAX];
+    memset(&ev, 0, sizeof ev);
+    ev.id.p = pos;
+    ev.id.n = rt_room_pos_format(m->pos, pos);
+    ev.data.p = m->data;
+    ev.data.n = m->len;
+    return rt_msg_sse(srv, &ev);
+}
+
+/* One message on its way to a room's subscribers, with the encodings made
+ * so far. */
+typedef struct rt__pubsub_fanout {
+    rt_pubsub *ps;
+    rt_room *room;
+    rt_room_msg *msg;
+    rt_conn *exclude;
+    rt_msg *ws_raw, *ws_json, *sse;
+} rt__pubsub_fanout;
+
+/* The shared encoding for c's transport, made on first use. */
+static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
+{
+    rt_server *srv = f->ps->srv;
+    if (rt_conn_kind(c) == RT_CONN_SSE) {
+        if (!f->sse)
+            f->sse = rt__pubsub_sse(srv, f->msg);
+        return f->sse;
+    }
+    if (rt_conn_json(c)) {
+        if (!f->ws_json)
+            f->ws_json = rt__pubsub_ws_json(srv, f->room, f->msg);
+        return f->ws_json;
+    }
+    if (!f->ws_raw)
+        f->ws_raw = rt_msg_ws(srv, RT_WS_TEXT, f->msg->data, f->msg->len);
+    return f->ws_raw;
+}
+
+/* Answers a held long-poll request with messages [from, from + count) of
+ * room, or with recovered:false, and ends its subscription. */
+static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_room_pos pos,
+                                  uint64_t from, size_t count)
+{
+    rt_jbuf b;
+    char p[RT_ROOM_POS_MAX];
+    size_t i;
+    rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
+    rt_jbuf_puts(&b, recovered ? "{\"recovered\":true,\"pos\":" : "{\"recovered\":false,\"pos\":");
+    rt_jbuf_str(&b, p, rt_room_pos_format(pos, p));
+    rt_jbuf_puts(&b, ",\"messages\":[");
+    for (i = 0; i < count; i++) {
+        rt_room_msg *m = rt_room_history_get(room, from + i);
+        if (i)
+            rt_jbuf_puts(&b, ",");
+        if (m)
+            rt__pubsub_msg_json(&b, m);
+    }
+    rt_jbuf_puts(&b, "]}\n");
+    rt_room_leave(room, rt_conn_member(c));
+    if (b.failed)
+        rt_conn_reply(c, 503, NULL, NULL, 0, NULL);
+    else
+        rt_conn_reply(c, 200, "application/json", b.p, b.len, NULL);
+    rt_jbuf_free(&b);
+}
+
+static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
+{
+    rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
+    rt_conn *c = (rt_conn *)mem->user;
+    rt_msg *m;
+    if (c == f->exclude)
+        return;
+    if (rt_conn_kind(c) == RT_CONN_HELD) {
+        rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
+        return;
+    }
+    m = rt__pubsub_encoding(f, c);
+    if (m)
+        rt_conn_send_msg(c, m);
+}
+
+rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
+                            rt_conn *exclude, rt_room_pos *pos)
+{
+    rt__pubsub_fanout f;
+    rt_result r;
+    memset(&f, 0, sizeof f);
+    f.ps = ps;
+    f.exclude = exclude;
+    r = rt_rooms_open(&ps->rooms, room, &f.room);
+    if (r == RT_OK)
+        r = rt_room_publish(f.room, data, n, ps->srv->loop->now, &f.msg);
+    if (r != RT_OK)
+        return r;
+    if (pos)
+        *pos = f.msg->pos;
+    rt_room_each(f.room, rt__pubsub_deliver, &f);
+    rt_msg_release(f.ws_raw);
+    rt_msg_release(f.ws_json);
+    rt_msg_release(f.sse);
+    rt_room_msg_release(f.msg);
+    return RT_OK;
+}
+
+/* ---- Joining, with the replay ------------------------------------------------ */
+
+static rt_result rt__pubsub_since(rt_str since, rt_room_pos *pos)
+{
+    memset(pos, 0, sizeof *pos);
+    return since.n ? rt_room_pos_parse(since, pos) : RT_OK;
+}
+
+rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                         rt_room_recovery *rec)
+{
+    rt__pubsub_fanout f;
+    rt_room_pos from;
+    size_t i;
+    rt_result r = rt__pubsub_since(since, &from);
+    if (r != RT_OK)
+        return r;
+    r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now, rec);
+    if (r != RT_OK)
+        return r;
+    memset(&f, 0, sizeof f);
+    f.ps = ps;
+    f.room = rec->room;
+    for (i = 0; i < rec->count; i++) {
+        rt_msg *m;
+        f.msg = rt_room_history_get(rec->room, rec->from + i);
+        m = f.msg ? rt__pubsub_encoding(&f, c) : NULL;
+        if (m)
+            rt_conn_send_msg(c, m);
+        rt_msg_release(f.ws_raw); /* one receiver: nothing to share */
+        rt_msg_release(f.ws_json);
+        rt_msg_release(f.sse);
+        f.ws_raw = f.ws_json = f.sse = NULL;
+    }
+    return RT_OK;
+}
+
+rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room)
+{
+    rt_room *r = rt_rooms_find(&ps->rooms, room);
+    return r ? rt_room_leave(r, rt_conn_member(c)) : RT_E_NOTFOUND;
+}
+
+/* ---- SSE and long polling --------------------------------------------------------- */
+
+static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recovery *rec)
+{
+    rt_jbuf b;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(rec->current, pos);
+    pos[n] = '\0';
+    rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"room\":");
+    rt_jbuf_str(&b, room.p, room.n);
+    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true,\"pos\":" : ",\"recovered\":false,\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, "}");
+    /* The marker carries the resume position as its id, so a reconnect after
+     * recovered:false starts from now rather than from the lost position. */
+    if (!b.failed)
+        rt_conn_sse_send(c, "rt.join", pos, b.p, b.len);
+    rt_jbuf_free(&b);
+}
+
+rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, rt_str room,
+                        rt_str since, const char *extra_headers)
+{
+    const rt_http_header *last = rt_http_header_get(req, "Last-Event-ID");
+    rt_room_recovery rec;
+    rt_room_pos pos;
+    rt_result r;
+    if (last && last->value.n)
+        since = last->value; /* a reconnecting EventSource says where it was */
+    if (!rt_room_name_valid(room) || rt__pubsub_since(since, &pos) != RT_OK)
+        return RT_E_INVAL;
+    r = rt_conn_sse_start(c, extra_headers);
+    if (r == RT_OK)
+        r = rt_pubsub_join(ps, c, room, since, &rec);
+    if (r == RT_OK)
+        rt__pubsub_sse_marker(c, room, &rec);
+    return r;
+}
+
+rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                         uint32_t timeout_ms)
+{
+    rt_room_recovery rec;
+    rt_room_pos from;
+    rt_result r = rt__pubsub_since(since, &from);
+    if (r != RT_OK)
+        return r;
+    r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now, &rec);
+    if (r != RT_OK)
+        return r;
+    if (!rec.recovered || rec.count > 0) { /* something to say now */
+        rt__pubsub_poll_reply(c, rec.room, rec.recovered, rec.current, rec.from, rec.count);
+        return RT_OK;
+    }
+    /* Nothing new: stay subscribed, held; the next publish answers. */
+    r = rt_conn_hold(c, timeout_ms ? timeout_ms : RT_POLL_TIMEOUT_MS);
+    if (r != RT_OK)
+        rt_room_leave(rec.room, rt_conn_member(c));
+    return r;
+}
+
+void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
+{
+    rt_room *room = rt_room_member_last(rt_conn_member(c));
+    (void)ps;
+    if (room && rt_conn_kind(c) == RT_CONN_HELD)
+        rt__pubsub_poll_reply(c, room, 1, room->pos, 0, 0);
+}
+#endif /* RT_NO_IO */
+/* ==== End src/pubsub.c ==== */
 
 #endif /* RT_IMPLEMENTATION_ONCE */
 #endif /* RT_IMPLEMENTATION */

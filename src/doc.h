@@ -79,6 +79,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
        RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
        RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
+       RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])

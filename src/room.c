@@ -474,6 +474,11 @@ void rt_room_member_init(rt_room_member *m, void *user)
     m->_first = NULL;
 }
 
+rt_room *rt_room_member_last(const rt_room_member *m)
+{
+    return m->_first ? m->_first->room : NULL; /* joins push at the front */
+}
+
 /* The record linking m to room, found through m's own list. */
 static rt_room_membership *rt__room_find_rec(const rt_room *room, const rt_room_member *m)
 {

@@ -207,6 +207,9 @@ typedef struct rt_room_member {
 
 RT_API void rt_room_member_init(rt_room_member *m, void *user);
 
+/* The room m joined most recently, or NULL when it is in none. Borrowed. */
+RT_API rt_room *rt_room_member_last(const rt_room_member *m);
+
 /* Adds m to the room called name, creating the room if needed. Joining a
  * room m is already in does nothing and returns RT_OK. *out (may be NULL)
  * gets the room, borrowed. Returns RT_OK, RT_E_INVAL (bad name),

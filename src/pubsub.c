@@ -1,0 +1,315 @@
+/* pubsub.c - rooms over WebSocket, SSE and long polling. */
+#include "pubsub.h"
+#include "config.h"
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- Set-up --------------------------------------------------------------- */
+
+/* An epoch seed that differs across restarts: the clocks and the pid, mixed
+ * with /dev/urandom where there is one. Never 0. */
+static uint64_t rt__pubsub_seed(void)
+{
+    uint64_t seed = rt_time_ms() * 0x9E3779B97F4A7C15ull;
+    uint64_t r = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    seed ^= (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+    if (fd >= 0) {
+        if (read(fd, &r, sizeof r) == (ssize_t)sizeof r)
+            seed ^= r;
+        close(fd);
+    }
+    return seed ? seed : 1;
+}
+
+static void rt__pubsub_on_expire(rt_loop *loop, void *user)
+{
+    rt_pubsub *ps = (rt_pubsub *)user;
+    rt_rooms_expire(&ps->rooms, loop->now);
+}
+
+rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings)
+{
+    rt_rooms_settings s;
+    rt_result r;
+    memset(ps, 0, sizeof *ps);
+    ps->srv = srv;
+    if (settings)
+        s = *settings;
+    else
+        rt_rooms_settings_init(&s);
+    if (!s.alloc)
+        s.alloc = srv->cfg.alloc;
+    if (s.epoch_seed == 0)
+        s.epoch_seed = rt__pubsub_seed();
+    if (s.hash_seed == 0)
+        s.hash_seed = rt__pubsub_seed();
+    r = rt_rooms_init(&ps->rooms, &s);
+    if (r != RT_OK)
+        return r;
+    r = rt_timer_start(srv->loop, &ps->expire, 1000, 1000, rt__pubsub_on_expire, ps);
+    if (r != RT_OK)
+        rt_rooms_deinit(&ps->rooms);
+    return r;
+}
+
+void rt_pubsub_deinit(rt_pubsub *ps)
+{
+    rt_timer_stop(ps->srv->loop, &ps->expire);
+    rt_rooms_deinit(&ps->rooms);
+}
+
+/* ---- Encodings: each built at most once per message ---------------------------- */
+
+static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
+{
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_puts(b, "{\"pos\":");
+    rt_jbuf_str(b, pos, n);
+    rt_jbuf_puts(b, ",\"data\":");
+    rt_jbuf_str(b, m->data, m->len);
+    rt_jbuf_puts(b, "}");
+}
+
+static rt_msg *rt__pubsub_ws_json(rt_server *srv, const rt_room *room, const rt_room_msg *m)
+{
+    rt_jbuf b;
+    rt_msg *out = NULL;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_init(&b, srv->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
+    rt_jbuf_str(&b, room->name.p, room->name.n);
+    rt_jbuf_puts(&b, ",\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, ",\"data\":");
+    rt_jbuf_str(&b, m->data, m->len);
+    rt_jbuf_puts(&b, "}");
+    if (!b.failed)
+        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
+    rt_jbuf_free(&b);
+    return out;
+}
+
+static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
+{
+    rt_sse_event ev;
+    char pos[RT_ROOM_POS_MAX];
+    memset(&ev, 0, sizeof ev);
+    ev.id.p = pos;
+    ev.id.n = rt_room_pos_format(m->pos, pos);
+    ev.data.p = m->data;
+    ev.data.n = m->len;
+    return rt_msg_sse(srv, &ev);
+}
+
+/* One message on its way to a room's subscribers, with the encodings made
+ * so far. */
+typedef struct rt__pubsub_fanout {
+    rt_pubsub *ps;
+    rt_room *room;
+    rt_room_msg *msg;
+    rt_conn *exclude;
+    rt_msg *ws_raw, *ws_json, *sse;
+} rt__pubsub_fanout;
+
+/* The shared encoding for c's transport, made on first use. */
+static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
+{
+    rt_server *srv = f->ps->srv;
+    if (rt_conn_kind(c) == RT_CONN_SSE) {
+        if (!f->sse)
+            f->sse = rt__pubsub_sse(srv, f->msg);
+        return f->sse;
+    }
+    if (rt_conn_json(c)) {
+        if (!f->ws_json)
+            f->ws_json = rt__pubsub_ws_json(srv, f->room, f->msg);
+        return f->ws_json;
+    }
+    if (!f->ws_raw)
+        f->ws_raw = rt_msg_ws(srv, RT_WS_TEXT, f->msg->data, f->msg->len);
+    return f->ws_raw;
+}
+
+/* Answers a held long-poll request with messages [from, from + count) of
+ * room, or with recovered:false, and ends its subscription. */
+static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_room_pos pos,
+                                  uint64_t from, size_t count)
+{
+    rt_jbuf b;
+    char p[RT_ROOM_POS_MAX];
+    size_t i;
+    rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
+    rt_jbuf_puts(&b, recovered ? "{\"recovered\":true,\"pos\":" : "{\"recovered\":false,\"pos\":");
+    rt_jbuf_str(&b, p, rt_room_pos_format(pos, p));
+    rt_jbuf_puts(&b, ",\"messages\":[");
+    for (i = 0; i < count; i++) {
+        rt_room_msg *m = rt_room_history_get(room, from + i);
+        if (i)
+            rt_jbuf_puts(&b, ",");
+        if (m)
+            rt__pubsub_msg_json(&b, m);
+    }
+    rt_jbuf_puts(&b, "]}\n");
+    rt_room_leave(room, rt_conn_member(c));
+    if (b.failed)
+        rt_conn_reply(c, 503, NULL, NULL, 0, NULL);
+    else
+        rt_conn_reply(c, 200, "application/json", b.p, b.len, NULL);
+    rt_jbuf_free(&b);
+}
+
+static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
+{
+    rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
+    rt_conn *c = (rt_conn *)mem->user;
+    rt_msg *m;
+    if (c == f->exclude)
+        return;
+    if (rt_conn_kind(c) == RT_CONN_HELD) {
+        rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
+        return;
+    }
+    m = rt__pubsub_encoding(f, c);
+    if (m)
+        rt_conn_send_msg(c, m);
+}
+
+rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
+                            rt_conn *exclude, rt_room_pos *pos)
+{
+    rt__pubsub_fanout f;
+    rt_result r;
+    memset(&f, 0, sizeof f);
+    f.ps = ps;
+    f.exclude = exclude;
+    r = rt_rooms_open(&ps->rooms, room, &f.room);
+    if (r == RT_OK)
+        r = rt_room_publish(f.room, data, n, ps->srv->loop->now, &f.msg);
+    if (r != RT_OK)
+        return r;
+    if (pos)
+        *pos = f.msg->pos;
+    rt_room_each(f.room, rt__pubsub_deliver, &f);
+    rt_msg_release(f.ws_raw);
+    rt_msg_release(f.ws_json);
+    rt_msg_release(f.sse);
+    rt_room_msg_release(f.msg);
+    return RT_OK;
+}
+
+/* ---- Joining, with the replay ------------------------------------------------ */
+
+static rt_result rt__pubsub_since(rt_str since, rt_room_pos *pos)
+{
+    memset(pos, 0, sizeof *pos);
+    return since.n ? rt_room_pos_parse(since, pos) : RT_OK;
+}
+
+rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                         rt_room_recovery *rec)
+{
+    rt__pubsub_fanout f;
+    rt_room_pos from;
+    size_t i;
+    rt_result r = rt__pubsub_since(since, &from);
+    if (r != RT_OK)
+        return r;
+    r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now, rec);
+    if (r != RT_OK)
+        return r;
+    memset(&f, 0, sizeof f);
+    f.ps = ps;
+    f.room = rec->room;
+    for (i = 0; i < rec->count; i++) {
+        rt_msg *m;
+        f.msg = rt_room_history_get(rec->room, rec->from + i);
+        m = f.msg ? rt__pubsub_encoding(&f, c) : NULL;
+        if (m)
+            rt_conn_send_msg(c, m);
+        rt_msg_release(f.ws_raw); /* one receiver: nothing to share */
+        rt_msg_release(f.ws_json);
+        rt_msg_release(f.sse);
+        f.ws_raw = f.ws_json = f.sse = NULL;
+    }
+    return RT_OK;
+}
+
+rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room)
+{
+    rt_room *r = rt_rooms_find(&ps->rooms, room);
+    return r ? rt_room_leave(r, rt_conn_member(c)) : RT_E_NOTFOUND;
+}
+
+/* ---- SSE and long polling --------------------------------------------------------- */
+
+static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recovery *rec)
+{
+    rt_jbuf b;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(rec->current, pos);
+    pos[n] = '\0';
+    rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"room\":");
+    rt_jbuf_str(&b, room.p, room.n);
+    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true,\"pos\":" : ",\"recovered\":false,\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, "}");
+    /* The marker carries the resume position as its id, so a reconnect after
+     * recovered:false starts from now rather than from the lost position. */
+    if (!b.failed)
+        rt_conn_sse_send(c, "rt.join", pos, b.p, b.len);
+    rt_jbuf_free(&b);
+}
+
+rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, rt_str room,
+                        rt_str since, const char *extra_headers)
+{
+    const rt_http_header *last = rt_http_header_get(req, "Last-Event-ID");
+    rt_room_recovery rec;
+    rt_room_pos pos;
+    rt_result r;
+    if (last && last->value.n)
+        since = last->value; /* a reconnecting EventSource says where it was */
+    if (!rt_room_name_valid(room) || rt__pubsub_since(since, &pos) != RT_OK)
+        return RT_E_INVAL;
+    r = rt_conn_sse_start(c, extra_headers);
+    if (r == RT_OK)
+        r = rt_pubsub_join(ps, c, room, since, &rec);
+    if (r == RT_OK)
+        rt__pubsub_sse_marker(c, room, &rec);
+    return r;
+}
+
+rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                         uint32_t timeout_ms)
+{
+    rt_room_recovery rec;
+    rt_room_pos from;
+    rt_result r = rt__pubsub_since(since, &from);
+    if (r != RT_OK)
+        return r;
+    r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now, &rec);
+    if (r != RT_OK)
+        return r;
+    if (!rec.recovered || rec.count > 0) { /* something to say now */
+        rt__pubsub_poll_reply(c, rec.room, rec.recovered, rec.current, rec.from, rec.count);
+        return RT_OK;
+    }
+    /* Nothing new: stay subscribed, held; the next publish answers. */
+    r = rt_conn_hold(c, timeout_ms ? timeout_ms : RT_POLL_TIMEOUT_MS);
+    if (r != RT_OK)
+        rt_room_leave(rec.room, rt_conn_member(c));
+    return r;
+}
+
+void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
+{
+    rt_room *room = rt_room_member_last(rt_conn_member(c));
+    (void)ps;
+    if (room && rt_conn_kind(c) == RT_CONN_HELD)
+        rt__pubsub_poll_reply(c, room, 1, room->pos, 0, 0);
+}

@@ -1,0 +1,81 @@
+/* pubsub.h - rooms over the transports: WebSocket, SSE and long polling.
+ *
+ * A message published to a room is stored once in the room's history and
+ * reaches every subscriber in the encoding of its transport, each encoding
+ * built once per message and shared by every receiver of that kind:
+ *   WebSocket (raw)   one text frame holding the payload
+ *   WebSocket (JSON)  {"type":"message","room":R,"pos":P,"data":payload}
+ *   SSE               an event with id: P and the payload as data
+ *   long poll         the held request is answered with
+ *                     {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * P is the message's position (rt_room_pos_format: "<epoch>-<offset>"), the
+ * one opaque string every endpoint takes back to resume: the SSE
+ * Last-Event-ID, the long-poll `since`, the JSON join's `since`.
+ *
+ * Recovery: a subscriber that joins with the last position it saw gets every
+ * later message in order, exactly once, then the live stream; join and replay
+ * happen in one loop step, so a publish can neither slip between them nor be
+ * delivered twice. When history cannot close the gap it is told
+ * recovered = false with the current position.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How long a long-poll request is held when the caller gives no timeout. */
+#ifndef RT_POLL_TIMEOUT_MS
+#define RT_POLL_TIMEOUT_MS 25000
+#endif
+
+typedef struct rt_pubsub {
+    rt_server *srv;     /* borrowed */
+    rt_rooms rooms;     /* the rooms; read them, change them through rt_pubsub_* */
+    rt_timer expire;    /* ages history out once a second */
+} rt_pubsub;
+
+/* Sets up rooms for srv. settings may be NULL for the defaults; an epoch seed
+ * of 0 is replaced with one from the clock and /dev/urandom, so positions
+ * from before a restart are recognised as another epoch. Deinit order:
+ * rt_server_deinit first (its connections leave their rooms), then this. */
+RT_API rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings);
+RT_API void rt_pubsub_deinit(rt_pubsub *ps);
+
+/* Publishes data to room (created if needed, so history is kept even with
+ * nobody listening) and delivers it to every subscriber except exclude (may
+ * be NULL). *pos (may be NULL) gets the message's position. Returns RT_OK,
+ * RT_E_INVAL (bad room name), RT_E_LIMIT or RT_E_NOMEM. */
+RT_API rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
+                                   rt_conn *exclude, rt_room_pos *pos);
+
+/* Subscribes a WebSocket or SSE connection to room and replays what it missed
+ * after `since` (empty: from now on). *rec tells whether the replay closed
+ * the gap and the current position. RT_E_INVAL for a bad room name or
+ * position, RT_E_LIMIT, RT_E_NOMEM. */
+RT_API rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                                rt_room_recovery *rec);
+/* Unsubscribes c from room; RT_E_NOTFOUND if it was not subscribed. */
+RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
+
+/* Answers an HTTP request with an SSE stream of room: the stream headers
+ * (plus extra_headers), the messages after `since` (the Last-Event-ID header
+ * wins over the since argument), then an "rt.join" event whose id is the
+ * position to resume from and whose data is
+ * {"room":R,"recovered":true|false,"pos":P}, then live messages. */
+RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
+                               rt_str room, rt_str since, const char *extra_headers);
+
+/* Long polling: answers at once with the messages after `since` (or with
+ * recovered:false and the current position when history cannot close the
+ * gap), or holds the request until a message arrives or timeout_ms passes
+ * (0: RT_POLL_TIMEOUT_MS), then answers with an empty list. The reply's
+ * "pos" is what the client sends as `since` next time. */
+RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                                uint32_t timeout_ms);
+/* The empty answer for a held poll whose time is up:
+ * {"recovered":true,"pos":P,"messages":[]}. Call it from the server's
+ * on_hold_timeout callback. */
+RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
+
+#ifdef __cplusplus
+}
+#endif

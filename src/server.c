@@ -1,0 +1,1317 @@
+/* server.c - listening socket, connection state machine, queues, timeouts.
+ *
+ * Reading: bytes land in a pooled read buffer and go through the sans-IO
+ * codecs (rt_http_parse_request, then rt_ws_parse). Writing: every outgoing
+ * message is an rt_msg; a connection's queue is a ring of pointers to them.
+ * Queued connections go on the flush list, and a loop hook writes each one
+ * with a single sendmsg() at the end of the step, however many messages the
+ * step queued for it. Freeing is deferred to the same hook, so a connection
+ * that dies in the middle of a broadcast or a callback is still valid memory
+ * until the step is over.
+ */
+#include "server.h"
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <stdio.h>
+
+#define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
+#define RT__SRV_READS_PER_EVENT 4 /* reads per readable event (fairness) */
+#define RT__SRV_IOV 64            /* queue entries per sendmsg */
+#define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
+#define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
+#define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
+
+enum {
+    RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
+    RT__C_CLOSING = 1 << 1,     /* our close frame is queued; waiting for the peer's */
+    RT__C_LINGER = 1 << 2,      /* close the socket once the queue is written */
+    RT__C_ON_FLUSH = 1 << 3,    /* on the server's flush list */
+    RT__C_WANT_WRITE = 1 << 4,  /* registered for RT_IO_WRITE */
+    RT__C_REJECT = 1 << 5,      /* over max_conns: answer 503 and close */
+    RT__C_REPLIED = 1 << 6,     /* the current request has been answered */
+    RT__C_DRAIN = 1 << 7,       /* the queue passed half its cap: tell on_drain */
+    RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
+    RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
+    RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
+    RT__C_JSON = 1 << 11        /* room messages go out as wire-protocol JSON */
+};
+
+struct rt_conn {
+    rt_server *srv;
+    rt_conn *prev, *next;     /* every connection of the server */
+    rt_conn *flush_next;      /* flush list link, while RT__C_ON_FLUSH */
+    void *user;
+    int fd;
+    uint16_t flags;
+    uint8_t kind;             /* enum rt_conn_kind */
+    uint8_t proto;            /* chosen subprotocol index + 1, 0 for none */
+    uint16_t close_code;      /* reported to on_close */
+    unsigned char *rbuf;      /* pooled while bytes are pending, else NULL */
+    uint32_t rlen, rcap;
+    unsigned char *mbuf;      /* a fragmented message being reassembled */
+    uint32_t mlen, mcap;
+    rt_msg **q;               /* ring of queued messages, NULL when empty */
+    uint32_t qhead, qlen, qcap;
+    uint32_t qoff;            /* bytes of q[qhead] already written */
+    size_t queued;            /* bytes queued and not yet written */
+    uint32_t t_rx;            /* last byte received (ms since srv->t0) */
+    uint32_t t_ping;          /* last ping or keep-alive sent */
+    uint32_t t_state;         /* request start, close start or hold deadline */
+    uint32_t t_over;          /* when the queue went over its cap, 0 if under */
+    rt_room_member member;    /* the rooms this connection is in */
+    union {                   /* one parser at a time: HTTP, then maybe WebSocket */
+        rt_http_parser http;
+        rt_ws_parser ws;
+    } p;
+};
+
+static void rt__conn_hold_expired(rt_conn *c);
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+/* Milliseconds since the server started, as 32 bits: comparisons below use
+ * wrap-safe differences, so a device may run for years. */
+static uint32_t rt__srv_ms(const rt_server *srv)
+{
+    return (uint32_t)(srv->loop->now - srv->t0) | 1u; /* 0 means "unset" */
+}
+
+static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
+{
+    return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
+}
+
+static int rt__srv_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* ---- Messages ------------------------------------------------------------ */
+
+static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n)
+{
+    rt_msg *m;
+    if (n > UINT32_MAX - sizeof(rt_msg))
+        return NULL;
+    m = (rt_msg *)rt_alloc(a, sizeof(rt_msg) + n);
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->len = (uint32_t)n;
+    m->alloc = a;
+    return m;
+}
+
+rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n)
+{
+    rt_msg *m = rt__srv_msg_new(srv->cfg.alloc, n);
+    if (m && n)
+        memcpy(m->data, data, n);
+    return m;
+}
+
+rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
+{
+    unsigned char hdr[RT_WS_MAX_HEADER];
+    size_t h;
+    rt_msg *m;
+    if (n > srv->cfg.max_message)
+        return NULL;
+    h = rt_ws_write_header(hdr, opcode, 1, n, NULL);
+    m = rt__srv_msg_new(srv->cfg.alloc, h + n);
+    if (!m)
+        return NULL;
+    memcpy(m->data, hdr, h);
+    if (n)
+        memcpy(m->data + h, data, n);
+    return m;
+}
+
+rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
+{
+    rt_result need = rt_sse_format(NULL, 0, ev);
+    rt_msg *m;
+    if (need < 0)
+        return NULL;
+    m = rt__srv_msg_new(srv->cfg.alloc, (size_t)need);
+    if (m)
+        rt_sse_format((char *)m->data, (size_t)need, ev);
+    return m;
+}
+
+void rt_msg_retain(rt_msg *m)
+{
+    m->refs++;
+}
+
+void rt_msg_release(rt_msg *m)
+{
+    if (m && --m->refs == 0)
+        rt_free(m->alloc, m, sizeof(rt_msg) + m->len);
+}
+
+/* ---- Pools: read buffers and queue rings come and go with traffic -------- */
+
+static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    void *p = *pool;
+    if (p) {
+        memcpy(pool, p, sizeof(void *)); /* first word links the free list */
+        (*len)--;
+        return p;
+    }
+    return rt_alloc(srv->cfg.alloc, size);
+}
+
+static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size)
+{
+    if (*len >= RT__SRV_POOL_KEEP) {
+        rt_free(srv->cfg.alloc, p, size);
+        return;
+    }
+    memcpy(p, pool, sizeof(void *));
+    *pool = p;
+    (*len)++;
+}
+
+static void rt__srv_pool_drain(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    while (*pool) {
+        void *p = *pool;
+        memcpy(pool, p, sizeof(void *));
+        rt_free(srv->cfg.alloc, p, size);
+    }
+    *len = 0;
+}
+
+/* Read buffers of the standard size go back to the pool; grown ones are freed. */
+static void rt__conn_release_rbuf(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (!c->rbuf)
+        return;
+    if (c->rcap == RT_CONN_READ_BUF)
+        rt__srv_pool_put(srv, &srv->read_pool, &srv->read_pool_len, c->rbuf, RT_CONN_READ_BUF);
+    else
+        rt_free(srv->cfg.alloc, c->rbuf, c->rcap);
+    c->rbuf = NULL;
+    c->rlen = c->rcap = 0;
+}
+
+static void rt__conn_release_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    while (c->qlen) {
+        rt_msg_release(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
+        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
+                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else if (c->q)
+        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+    c->q = NULL;
+    c->qhead = c->qlen = c->qcap = c->qoff = 0;
+    c->queued = 0;
+}
+
+/* ---- Closing ------------------------------------------------------------------ */
+
+/* Closes the socket now. The struct stays on the list, marked dead, until the
+ * end-of-step hook frees it: callers up the stack may still hold it. */
+static void rt__conn_drop(rt_conn *c, unsigned code)
+{
+    rt_server *srv = c->srv;
+    if (c->flags & RT__C_DEAD)
+        return;
+    c->flags |= RT__C_DEAD;
+    srv->ndead++;
+    rt_loop_del(srv->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    if (c->flags & RT__C_REJECT)
+        srv->nreject--;
+    else
+        srv->nconns--;
+    if (srv->accept_paused && srv->listen_fd >= 0) {
+        srv->accept_paused = 0;
+        rt_loop_mod(srv->loop, srv->listen_fd, RT_IO_READ);
+    }
+    if (c->kind != RT_CONN_HTTP && !(c->flags & RT__C_NOTIFIED) && srv->cfg.cb.on_close) {
+        c->flags |= RT__C_NOTIFIED;
+        srv->cfg.cb.on_close(c, c->close_code ? c->close_code : code, rt_str_c(NULL),
+                             srv->cfg.user);
+    }
+    rt_room_leave_all(&c->member);
+    rt__conn_release_queue(c);
+    rt__conn_release_rbuf(c);
+    rt_free(srv->cfg.alloc, c->mbuf, c->mcap);
+    c->mbuf = NULL;
+    c->mlen = c->mcap = 0;
+}
+
+static void rt__conn_free(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    rt_free(srv->cfg.alloc, c, sizeof *c);
+}
+
+/* ---- Writing -------------------------------------------------------------- */
+
+static void rt__conn_want_write(rt_conn *c, int on)
+{
+    unsigned ev = RT_IO_READ | (on ? (unsigned)RT_IO_WRITE : 0u);
+    if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
+        return;
+    if (rt_loop_mod(c->srv->loop, c->fd, ev) != RT_OK) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->flags = (uint16_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
+}
+
+static void rt__conn_schedule_flush(rt_conn *c)
+{
+    if (c->flags & RT__C_ON_FLUSH)
+        return;
+    c->flags |= RT__C_ON_FLUSH;
+    c->flush_next = c->srv->flush;
+    c->srv->flush = c;
+}
+
+/* Advances the queue past n written bytes, releasing finished messages. */
+static void rt__conn_consume(rt_conn *c, size_t n)
+{
+    c->queued -= n;
+    while (n > 0) {
+        rt_msg *m = c->q[c->qhead];
+        size_t left = m->len - c->qoff;
+        if (n < left) {
+            c->qoff += (uint32_t)n;
+            return;
+        }
+        n -= left;
+        rt_msg_release(m);
+        c->qoff = 0;
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+}
+
+/* The queue just emptied: give the ring back, and finish a lingering close. */
+static void rt__conn_drained(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    rt__conn_release_queue(c);
+    rt__conn_want_write(c, 0);
+    c->t_over = 0;
+    if ((c->flags & RT__C_LINGER) && !(c->flags & RT__C_SHUT)) {
+        /* Half-close and wait for the peer's FIN: closing a socket that still
+         * has unread input sends a reset, which can destroy our last reply. */
+        shutdown(c->fd, SHUT_WR);
+        c->flags |= RT__C_SHUT;
+        c->t_state = rt__srv_ms(srv);
+        return;
+    }
+    if ((c->flags & RT__C_DRAIN) && srv->cfg.cb.on_drain) {
+        c->flags &= (uint16_t)~RT__C_DRAIN;
+        srv->cfg.cb.on_drain(c, srv->cfg.user);
+    }
+}
+
+/* Writes as much of the queue as the socket takes, in one sendmsg. */
+static void rt__conn_write(rt_conn *c)
+{
+    struct iovec iov[RT__SRV_IOV];
+    struct msghdr mh;
+    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
+    ssize_t w;
+    for (i = 0; i < n; i++) {
+        rt_msg *m = c->q[(c->qhead + i) % c->qcap];
+        uint32_t off = i == 0 ? c->qoff : 0;
+        iov[i].iov_base = m->data + off;
+        iov[i].iov_len = m->len - off;
+    }
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    do {
+        w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        rt__conn_want_write(c, 1);
+        return;
+    }
+    if (w < 0) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    rt__conn_consume(c, (size_t)w);
+    if (c->qlen == 0)
+        rt__conn_drained(c);
+    else
+        rt__conn_want_write(c, 1); /* the rest goes when the socket has room */
+}
+
+/* Doubles the ring (the first one comes from the pool). */
+static rt_result rt__conn_grow_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    uint32_t i, cap = c->qcap ? c->qcap * 2 : RT__SRV_QUEUE_MIN;
+    rt_msg **q;
+    if (cap > UINT32_MAX / 2 / sizeof(rt_msg *))
+        return RT_E_LIMIT;
+    if (cap == RT__SRV_QUEUE_MIN)
+        q = (rt_msg **)rt__srv_pool_get(srv, &srv->queue_pool, &srv->queue_pool_len,
+                                    RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else
+        q = (rt_msg **)rt_alloc(srv->cfg.alloc, cap * sizeof(rt_msg *));
+    if (!q)
+        return RT_E_NOMEM;
+    for (i = 0; i < c->qlen; i++)
+        q[i] = c->q[(c->qhead + i) % c->qcap];
+    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
+        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
+                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+    else if (c->q)
+        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+    c->q = q;
+    c->qcap = cap;
+    c->qhead = 0;
+    return RT_OK;
+}
+
+/* The hard cap was hit. Drop what is queued and say 1008, unless a message
+ * is half written: then a close frame cannot follow it, so just hang up. */
+static void rt__conn_overflow(rt_conn *c)
+{
+    c->close_code = RT_WS_CLOSE_POLICY;
+    if (c->qoff != 0) {
+        rt__conn_drop(c, RT_WS_CLOSE_POLICY);
+        return;
+    }
+    rt__conn_release_queue(c);
+    rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
+}
+
+/* Backpressure policy: over max_pending the connection gets
+ * pending_grace_ms to catch up, then it is closed with 1008; at twice
+ * max_pending it is closed at once, so one slow reader can never make the
+ * server's memory grow without bound. */
+static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
+{
+    size_t cap = c->srv->cfg.max_pending;
+    if (c->flags & (RT__C_DEAD | RT__C_LINGER))
+        return RT_E_CLOSED;
+    if (c->queued + m->len > 2 * cap) {
+        rt__conn_overflow(c);
+        return RT_E_LIMIT;
+    }
+    if (c->qlen == c->qcap && rt__conn_grow_queue(c) != RT_OK)
+        return RT_E_NOMEM;
+    rt_msg_retain(m);
+    c->q[(c->qhead + c->qlen) % c->qcap] = m;
+    c->qlen++;
+    c->queued += m->len;
+    if (c->queued > cap / 2)
+        c->flags |= RT__C_DRAIN;
+    if (c->queued > cap && c->t_over == 0)
+        c->t_over = rt__srv_ms(c->srv);
+    rt__conn_schedule_flush(c);
+    return RT_OK;
+}
+
+/* Queues bytes that belong to this connection alone (a reply, a pong). */
+static rt_result rt__conn_send_bytes(rt_conn *c, const void *data, size_t n)
+{
+    rt_msg *m = rt_msg_raw(c->srv, data, n);
+    rt_result r;
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    unsigned char frame[RT_WS_MAX_HEADER + RT_WS_MAX_CONTROL];
+    size_t len;
+    if (n > RT_WS_MAX_CONTROL)
+        return rt_conn_send(c, opcode, data, n);
+    len = rt_ws_format_frame(frame, sizeof frame, opcode, data, n, NULL);
+    return rt__conn_send_bytes(c, frame, len);
+}
+
+/* ---- WebSocket input ------------------------------------------------------ */
+
+/* RFC 6455 7.1.7: to fail the connection, send a close frame with the code
+ * the parser chose and close the socket once it is written. */
+static void rt__conn_ws_fail(rt_conn *c, unsigned code)
+{
+    c->close_code = (uint16_t)code;
+    rt_conn_close(c, code, NULL);
+    c->flags |= RT__C_LINGER;
+    if (c->qlen == 0)
+        rt__conn_drop(c, code);
+}
+
+static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
+{
+    rt_server *srv = c->srv;
+    rt_str data;
+    data.p = (const char *)p;
+    data.n = n;
+    if (srv->cfg.cb.on_message && !(c->flags & RT__C_CLOSING))
+        srv->cfg.cb.on_message(c, opcode, data, srv->cfg.user);
+}
+
+/* A piece of a data message. A message that arrives whole in one read is
+ * handed over where it lies (zero copy); pieces are gathered in mbuf. */
+static rt_result rt__conn_ws_data(rt_conn *c, const rt_ws_event *ev)
+{
+    size_t need;
+    if (ev->fin && c->mlen == 0) {
+        rt__conn_ws_deliver(c, ev->opcode, ev->data.p, ev->data.n);
+        return RT_OK;
+    }
+    need = (size_t)c->mlen + ev->data.n; /* the parser bounds it by max_message */
+    if (need > c->mcap) {
+        size_t cap = c->mcap ? c->mcap : 256;
+        unsigned char *b;
+        while (cap < need)
+            cap *= 2;
+        b = (unsigned char *)rt_realloc(c->srv->cfg.alloc, c->mbuf, c->mcap, cap);
+        if (!b)
+            return RT_E_NOMEM;
+        c->mbuf = b;
+        c->mcap = (uint32_t)cap;
+    }
+    if (ev->data.n)
+        memcpy(c->mbuf + c->mlen, ev->data.p, ev->data.n);
+    c->mlen = (uint32_t)need;
+    if (ev->fin) {
+        rt__conn_ws_deliver(c, ev->opcode, c->mbuf, c->mlen);
+        rt_free(c->srv->cfg.alloc, c->mbuf, c->mcap); /* idle connections hold no buffer */
+        c->mbuf = NULL;
+        c->mlen = c->mcap = 0;
+    }
+    return RT_OK;
+}
+
+static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
+{
+    if (ev->opcode == RT_WS_PING) {
+        if (!(c->flags & RT__C_CLOSING))
+            rt__conn_send_frame(c, RT_WS_PONG, ev->data.p, ev->data.n); /* RFC 6455 5.5.3 */
+        return;
+    }
+    if (ev->opcode != RT_WS_CLOSE)
+        return; /* a pong: receiving it already refreshed t_rx */
+    if (!c->close_code)
+        c->close_code = (uint16_t)ev->close_code;
+    if (c->flags & RT__C_CLOSING) {
+        rt__conn_drop(c, ev->close_code); /* the handshake is complete */
+        return;
+    }
+    /* RFC 6455 5.5.1: answer with a close frame (echoing the code), then the
+     * server closes the TCP connection first (7.1.1). */
+    if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
+        c->flags |= RT__C_NOTIFIED;
+        c->srv->cfg.cb.on_close(c, ev->close_code, ev->close_reason, c->srv->cfg.user);
+    }
+    rt_conn_close(c, ev->close_code == RT_WS_CLOSE_NO_STATUS ? 0 : ev->close_code, NULL);
+    c->flags |= RT__C_LINGER;
+}
+
+/* Runs the frame parser over the read buffer. Returns bytes consumed. */
+static size_t rt__conn_ws_input(rt_conn *c)
+{
+    size_t off = 0;
+    while (off < c->rlen && !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+        rt_ws_event ev;
+        rt_result r = rt_ws_parse(&c->p.ws, c->rbuf + off, c->rlen - off, &ev);
+        if (r == RT_AGAIN)
+            break;
+        if (r < 0) {
+            rt__conn_ws_fail(c, c->p.ws.close_code);
+            break;
+        }
+        off += (size_t)r;
+        if (ev.type == RT_WS_EV_DATA && rt__conn_ws_data(c, &ev) != RT_OK)
+            rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
+        else if (ev.type == RT_WS_EV_CONTROL)
+            rt__conn_ws_control(c, &ev);
+    }
+    return off;
+}
+
+/* ---- HTTP input ----------------------------------------------------------- */
+
+static void rt__conn_http_error(rt_conn *c, int status, const char *extra)
+{
+    char buf[512];
+    size_t n = rt_http_format_error(buf, sizeof buf, status, extra);
+    if (n < sizeof buf)
+        rt__conn_send_bytes(c, buf, n);
+    c->flags |= RT__C_LINGER | RT__C_REPLIED;
+    if (c->qlen == 0)
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+}
+
+/* Index + 1 of the subprotocol we pick from the client's list, 0 for none. */
+static uint8_t rt__conn_pick_protocol(const rt_server *srv, rt_str offered)
+{
+    const char *const *sp = srv->cfg.subprotocols;
+    rt_str pick;
+    uint8_t i;
+    if (!sp || offered.n == 0)
+        return 0;
+    pick = rt_ws_select_protocol(offered, sp);
+    for (i = 0; pick.n && sp[i] && i < 254; i++) {
+        if (rt_str_eq(pick, rt_str_c(sp[i])))
+            return (uint8_t)(i + 1);
+    }
+    return 0;
+}
+
+static void rt__conn_upgrade(rt_conn *c, const rt_http_request *req)
+{
+    rt_server *srv = c->srv;
+    rt_ws_handshake hs;
+    char buf[512];
+    size_t n;
+    int status;
+    if (rt_ws_handshake_check(req, &hs) != RT_OK) {
+        n = rt_ws_format_reject(buf, sizeof buf, hs.status);
+        if (n < sizeof buf)
+            rt__conn_send_bytes(c, buf, n);
+        c->flags |= RT__C_LINGER;
+        return;
+    }
+    status = srv->cfg.cb.on_upgrade ? srv->cfg.cb.on_upgrade(c, req, srv->cfg.user) : 0;
+    if (status != 0) {
+        rt__conn_http_error(c, status, NULL);
+        return;
+    }
+    c->proto = rt__conn_pick_protocol(srv, hs.protocols);
+    n = rt_ws_format_accept(buf, sizeof buf, hs.key, rt_conn_protocol(c), NULL);
+    if (n >= sizeof buf || rt__conn_send_bytes(c, buf, n) != RT_OK) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->kind = RT_CONN_WS;
+    c->t_ping = rt__srv_ms(srv);
+    rt_ws_parser_init(&c->p.ws, RT_WS_SERVER, srv->cfg.max_message);
+    if (srv->cfg.cb.on_open)
+        srv->cfg.cb.on_open(c, req, srv->cfg.user);
+}
+
+static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str body)
+{
+    rt_server *srv = c->srv;
+    int status;
+    c->flags &= (uint16_t)~(RT__C_REPLIED | RT__C_KEEPALIVE);
+    if (req->keep_alive)
+        c->flags |= RT__C_KEEPALIVE;
+    if (c->flags & RT__C_REJECT) {
+        rt__conn_http_error(c, 503, "Retry-After: 1\r\n");
+        return;
+    }
+    if (rt_ws_is_upgrade(req)) {
+        rt__conn_upgrade(c, req);
+        return;
+    }
+    status = srv->cfg.cb.on_http ? srv->cfg.cb.on_http(c, req, body, srv->cfg.user) : 404;
+    if (c->flags & RT__C_DEAD)
+        return;
+    if (status != 0 && !(c->flags & RT__C_REPLIED))
+        rt__conn_http_error(c, status, NULL);
+    else if (!(c->flags & RT__C_REPLIED))
+        rt__conn_http_error(c, 500, NULL); /* the handler neither answered nor held */
+}
+
+/* Ready for the next request on a keep-alive connection. */
+static void rt__conn_http_reset(rt_conn *c)
+{
+    if (c->kind != RT_CONN_HTTP)
+        return;
+    rt_http_parser_init(&c->p.http);
+    c->p.http.max_header_bytes = c->srv->cfg.max_header_bytes;
+    c->p.http.max_body = c->srv->cfg.max_body;
+    c->t_state = rt__srv_ms(c->srv);
+}
+
+/* Parses and dispatches every complete request in the read buffer. Returns
+ * bytes consumed. */
+static size_t rt__conn_http_input(rt_conn *c)
+{
+    size_t off = 0;
+    while (c->kind == RT_CONN_HTTP && off < c->rlen &&
+           !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+        rt_http_request req;
+        rt_str body;
+        rt_result r;
+        r = rt_http_parse_request(&c->p.http, (const char *)c->rbuf + off, c->rlen - off, &req);
+        if (r == RT_AGAIN)
+            break;
+        if (r < 0) {
+            rt__conn_http_error(c, req.status ? req.status : 400, NULL);
+            break;
+        }
+        if (c->rlen - off - (size_t)r < req.content_length)
+            break; /* the body is still on its way */
+        body.p = (const char *)c->rbuf + off + r;
+        body.n = req.content_length;
+        off += (size_t)r + req.content_length;
+        rt__conn_dispatch(c, &req, body);
+        rt__conn_http_reset(c);
+    }
+    return off;
+}
+
+/* ---- Reading ---------------------------------------------------------------- */
+
+/* Moves the pending bytes to a bigger buffer of cap bytes. */
+static rt_result rt__conn_grow_rbuf(rt_conn *c, size_t cap)
+{
+    unsigned char *b = (unsigned char *)rt_alloc(c->srv->cfg.alloc, cap);
+    uint32_t len = c->rlen;
+    if (!b)
+        return RT_E_NOMEM;
+    memcpy(b, c->rbuf, len);
+    rt__conn_release_rbuf(c);
+    c->rbuf = b;
+    c->rlen = len;
+    c->rcap = (uint32_t)cap;
+    return RT_OK;
+}
+
+/* Room for more bytes: a pooled buffer first, grown only for a big request
+ * head or body (a WebSocket never needs more: the parser streams payloads). */
+static rt_result rt__conn_read_room(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    size_t limit = srv->cfg.max_header_bytes + srv->cfg.max_body;
+    if (!c->rbuf) {
+        c->rbuf = (unsigned char *)rt__srv_pool_get(srv, &srv->read_pool, &srv->read_pool_len,
+                                                RT_CONN_READ_BUF);
+        if (!c->rbuf)
+            return RT_E_NOMEM;
+        c->rcap = RT_CONN_READ_BUF;
+        return RT_OK;
+    }
+    if (c->rlen < c->rcap)
+        return RT_OK;
+    if (c->kind != RT_CONN_HTTP || c->rcap >= limit)
+        return RT_E_LIMIT;
+    return rt__conn_grow_rbuf(c, c->rcap * 2 < limit ? c->rcap * 2 : limit);
+}
+
+/* Hands the buffered bytes to the codec of the connection's current kind and
+ * drops what it consumed. SSE streams and held requests expect no input. */
+static void rt__conn_input(rt_conn *c)
+{
+    size_t used;
+    if (c->flags & (RT__C_LINGER | RT__C_SHUT))
+        used = c->rlen; /* closing: input no longer matters */
+    else if (c->kind == RT_CONN_HTTP)
+        used = rt__conn_http_input(c);
+    else if (c->kind == RT_CONN_WS)
+        used = rt__conn_ws_input(c);
+    else
+        used = c->rlen;
+    if (c->flags & RT__C_DEAD)
+        return;
+    if (c->kind == RT_CONN_WS && c->rlen > used && used == 0 && c->rlen == c->rcap) {
+        rt__conn_ws_fail(c, RT_WS_CLOSE_PROTOCOL); /* cannot happen with a sane parser */
+        return;
+    }
+    if (used < c->rlen)
+        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+    c->rlen -= (uint32_t)used;
+    if (c->rlen == 0)
+        rt__conn_release_rbuf(c);
+}
+
+static void rt__conn_read(rt_conn *c)
+{
+    int i;
+    for (i = 0; i < RT__SRV_READS_PER_EVENT && !(c->flags & RT__C_DEAD); i++) {
+        ssize_t n;
+        rt_result r = rt__conn_read_room(c);
+        if (r != RT_OK) {
+            if (c->kind == RT_CONN_HTTP)
+                rt__conn_http_error(c, r == RT_E_LIMIT ? 431 : 503, NULL);
+            else
+                rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
+            return;
+        }
+        do {
+            n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+        } while (n < 0 && errno == EINTR);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* peer gone: 1006 */
+            return;
+        }
+        if (n < 0)
+            break;
+        c->rlen += (uint32_t)n;
+        c->t_rx = rt__srv_ms(c->srv);
+        rt__conn_input(c);
+        if (c->flags & RT__C_DEAD || (size_t)n < RT_CONN_READ_BUF / 2)
+            break;
+    }
+    if (c->rbuf && c->rlen == 0)
+        rt__conn_release_rbuf(c);
+}
+
+static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
+{
+    rt_conn *c = (rt_conn *)user;
+    (void)loop;
+    (void)fd;
+    if (events & (RT_IO_READ | RT_IO_ERROR))
+        rt__conn_read(c);
+    if ((events & RT_IO_WRITE) && !(c->flags & RT__C_DEAD) && c->qlen)
+        rt__conn_write(c);
+}
+
+/* ---- Accepting ------------------------------------------------------------- */
+
+static void rt__conn_new(rt_server *srv, int fd, int reject)
+{
+    rt_conn *c = (rt_conn *)rt_alloc(srv->cfg.alloc, sizeof *c);
+    int one = 1;
+    if (!c || rt__srv_set_nonblock(fd) < 0 ||
+        rt_loop_add(srv->loop, fd, RT_IO_READ, rt__conn_on_io, c) != RT_OK) {
+        rt_free(srv->cfg.alloc, c, sizeof *c);
+        close(fd);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->srv = srv;
+    c->fd = fd;
+    c->kind = RT_CONN_HTTP;
+    c->flags = reject ? RT__C_REJECT : 0;
+    rt_room_member_init(&c->member, c);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    if (!reject)
+        srv->nconns++;
+    else
+        srv->nreject++;
+    c->t_rx = rt__srv_ms(srv);
+    rt__conn_http_reset(c);
+}
+
+static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    int i;
+    (void)loop;
+    (void)events;
+    for (i = 0; i < RT__SRV_ACCEPT_BATCH; i++) {
+        int cfd = accept(fd, NULL, NULL);
+        if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* Out of descriptors: stop listening until a connection closes,
+             * or the pending connection would wake us up forever. */
+            rt_loop_mod(srv->loop, fd, 0);
+            srv->accept_paused = 1;
+            return;
+        }
+        if (cfd < 0)
+            return; /* EAGAIN, or a transient error such as ECONNABORTED */
+        if (srv->nconns < srv->cfg.max_conns)
+            rt__conn_new(srv, cfd, 0);
+        else if (srv->nreject < RT__SRV_REJECT_EXTRA)
+            rt__conn_new(srv, cfd, 1); /* read its request, answer 503 */
+        else
+            close(cfd);
+    }
+}
+
+/* ---- Housekeeping: timeouts, heartbeats, backpressure ------------------------ */
+
+static void rt__conn_tick_ws(rt_conn *c)
+{
+    const rt_server_config *cfg = &c->srv->cfg;
+    if (c->flags & RT__C_CLOSING) {
+        if (rt__srv_elapsed(c->srv, c->t_state, cfg->close_timeout_ms))
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    if (rt__srv_elapsed(c->srv, c->t_rx, cfg->idle_timeout_ms)) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* no pong, no data: peer is gone */
+        return;
+    }
+    if (cfg->ping_interval_ms && rt__srv_elapsed(c->srv, c->t_ping, cfg->ping_interval_ms)) {
+        c->t_ping = rt__srv_ms(c->srv);
+        rt__conn_send_frame(c, RT_WS_PING, NULL, 0);
+    }
+}
+
+static void rt__conn_tick(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    const rt_server_config *cfg = &srv->cfg;
+    if (rt__srv_elapsed(srv, c->t_over, cfg->pending_grace_ms)) {
+        rt__conn_overflow(c); /* stayed over its cap for the whole grace period */
+        return;
+    }
+    if (c->flags & RT__C_SHUT) {
+        if (rt__srv_elapsed(srv, c->t_state, cfg->close_timeout_ms))
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    switch (c->kind) {
+    case RT_CONN_HTTP:
+        if (!(c->flags & RT__C_LINGER) && rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
+            rt__conn_http_error(c, 408, NULL); /* slowloris, or an idle keep-alive */
+        break;
+    case RT_CONN_WS:
+        rt__conn_tick_ws(c);
+        break;
+    case RT_CONN_SSE:
+        if (cfg->sse_keepalive_ms && rt__srv_elapsed(srv, c->t_ping, cfg->sse_keepalive_ms)) {
+            c->t_ping = rt__srv_ms(srv);
+            rt__conn_send_bytes(c, ":\n\n", 3); /* a comment keeps proxies from timing out */
+        }
+        break;
+    case RT_CONN_HELD:
+        if ((int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
+            rt__conn_hold_expired(c);
+        break;
+    }
+}
+
+static void rt__srv_on_tick(rt_loop *loop, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    rt_conn *c, *next;
+    (void)loop;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (!(c->flags & RT__C_DEAD))
+            rt__conn_tick(c);
+    }
+    if (srv->shutting_down && (int32_t)(rt__srv_ms(srv) - srv->shutdown_deadline) >= 0) {
+        for (c = srv->conns; c; c = c->next)
+            rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
+    }
+}
+
+/* End of every loop step: one write per queued connection, then free the dead. */
+static void rt__srv_on_step(rt_loop *loop, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    rt_conn *c, *next;
+    (void)loop;
+    while (srv->flush) {
+        c = srv->flush;
+        srv->flush = c->flush_next;
+        c->flags &= (uint16_t)~RT__C_ON_FLUSH;
+        if (!(c->flags & RT__C_DEAD) && c->qlen && !(c->flags & RT__C_WANT_WRITE))
+            rt__conn_write(c);
+    }
+    for (c = srv->conns; c && srv->ndead; c = next) {
+        next = c->next;
+        if (c->flags & RT__C_DEAD) {
+            rt__conn_free(c);
+            srv->ndead--;
+        }
+    }
+}
+
+/* ---- Public: connections ------------------------------------------------------ */
+
+void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
+{
+    unsigned char payload[RT_WS_MAX_CONTROL];
+    size_t n = 0;
+    if (c->flags & (RT__C_DEAD | RT__C_CLOSING | RT__C_LINGER))
+        return;
+    if (!c->close_code)
+        c->close_code = (uint16_t)code;
+    if (c->kind != RT_CONN_WS) {
+        c->flags |= RT__C_LINGER;
+        if (c->qlen == 0)
+            rt__conn_drained(c);
+        return;
+    }
+    if (code != 0)
+        n = rt_ws_close_payload(payload, code, reason ? reason : "",
+                                reason ? strlen(reason) : 0);
+    rt__conn_send_frame(c, RT_WS_CLOSE, payload, n);
+    c->flags |= RT__C_CLOSING;
+    c->t_state = rt__srv_ms(c->srv);
+}
+
+rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m)
+{
+    if (c->flags & (RT__C_DEAD | RT__C_CLOSING))
+        return RT_E_CLOSED;
+    return rt__conn_enqueue(c, m);
+}
+
+rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    rt_msg *m;
+    rt_result r;
+    if (c->kind != RT_CONN_WS || (c->flags & (RT__C_DEAD | RT__C_CLOSING)))
+        return RT_E_CLOSED;
+    if (n > c->srv->cfg.max_message)
+        return RT_E_LIMIT;
+    m = rt_msg_ws(c->srv, opcode, data, n);
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
+                              rt_conn *exclude)
+{
+    rt_msg *m = rt_msg_ws(srv, opcode, data, n);
+    rt_conn *c, *next;
+    rt_result count = 0;
+    if (!m)
+        return n > srv->cfg.max_message ? RT_E_LIMIT : RT_E_NOMEM;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c != exclude && c->kind == RT_CONN_WS && rt_conn_send_msg(c, m) == RT_OK)
+            count++;
+    }
+    rt_msg_release(m);
+    return count;
+}
+
+/* Writes the status line and headers of a reply, plus "Connection: close"
+ * when this is the last response on the connection. */
+static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, const void *body,
+                                    size_t n, const char *extra)
+{
+    char hdrs[768];
+    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
+    int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
+                     last ? "Connection: close\r\n" : "");
+    size_t head;
+    rt_msg *m;
+    rt_result r;
+    if (k < 0 || (size_t)k >= sizeof hdrs)
+        return RT_E_INVAL;
+    head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
+    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + n);
+    if (!m)
+        return RT_E_NOMEM;
+    rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
+    if (n)
+        memcpy(m->data + head, body, n);
+    m->len = (uint32_t)(head + n); /* the +1 only held snprintf's NUL */
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    if (last)
+        c->flags |= RT__C_LINGER;
+    return r;
+}
+
+rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const void *body,
+                        size_t n, const char *extra_headers)
+{
+    rt_result r;
+    if (c->flags & RT__C_DEAD)
+        return RT_E_CLOSED;
+    if (c->kind == RT_CONN_WS || c->kind == RT_CONN_SSE ||
+        (c->kind == RT_CONN_HTTP && (c->flags & RT__C_REPLIED)))
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
+    if (c->kind == RT_CONN_HELD) {
+        c->kind = RT_CONN_HTTP; /* keep-alive: ready for the next request */
+        rt__conn_http_reset(c);
+    }
+    return r;
+}
+
+rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
+{
+    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    c->kind = RT_CONN_HELD;
+    c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
+    return RT_OK;
+}
+
+static void rt__conn_hold_expired(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (srv->cfg.cb.on_hold_timeout)
+        srv->cfg.cb.on_hold_timeout(c, srv->cfg.user);
+    if (c->kind == RT_CONN_HELD && !(c->flags & RT__C_DEAD))
+        rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
+}
+
+rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
+{
+    char head[1024];
+    int n;
+    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+        return RT_E_INVAL;
+    /* No Content-Length: the stream ends when the connection does
+     * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s\r\n",
+                 extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return RT_E_INVAL;
+    c->flags |= RT__C_REPLIED;
+    c->kind = RT_CONN_SSE;
+    c->t_ping = rt__srv_ms(c->srv);
+    return rt__conn_send_bytes(c, head, (size_t)n);
+}
+
+rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const void *data,
+                           size_t n)
+{
+    rt_sse_event ev;
+    rt_msg *m;
+    rt_result r;
+    if (c->kind != RT_CONN_SSE)
+        return RT_E_INVAL;
+    memset(&ev, 0, sizeof ev);
+    ev.event = rt_str_c(event);
+    ev.id = rt_str_c(id);
+    ev.data.p = (const char *)data;
+    ev.data.n = n;
+    m = rt_msg_sse(c->srv, &ev);
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+int rt_conn_kind(const rt_conn *c) { return c->kind; }
+size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
+rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
+void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
+void *rt_conn_user(const rt_conn *c) { return c->user; }
+rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
+int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
+
+void rt_conn_set_json(rt_conn *c, int on)
+{
+    c->flags = (uint16_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
+}
+
+rt_str rt_conn_protocol(const rt_conn *c)
+{
+    if (c->proto == 0 || !c->srv->cfg.subprotocols)
+        return rt_str_c(NULL);
+    return rt_str_c(c->srv->cfg.subprotocols[c->proto - 1]);
+}
+
+rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    size_t n;
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return RT_E_IO;
+    n = strlen(host);
+    if (n >= cap)
+        return RT_E_NOSPACE;
+    memcpy(buf, host, n + 1);
+    return (rt_result)n;
+}
+
+/* ---- Public: the server ----------------------------------------------------------- */
+
+static uint32_t rt__srv_min_nonzero(uint32_t a, uint32_t b)
+{
+    return a == 0 ? b : (b == 0 || a < b ? a : b);
+}
+
+static void rt__srv_defaults(rt_server_config *cfg)
+{
+    if (!cfg->max_conns) cfg->max_conns = RT_SERVER_MAX_CONNS;
+    if (!cfg->max_message) cfg->max_message = RT_WS_MAX_MESSAGE;
+    if (!cfg->max_header_bytes) cfg->max_header_bytes = RT_HTTP_MAX_HEADER_BYTES;
+    if (!cfg->max_body) cfg->max_body = RT_HTTP_MAX_BODY;
+    if (!cfg->max_pending) cfg->max_pending = RT_CONN_MAX_PENDING;
+    if (!cfg->pending_grace_ms) cfg->pending_grace_ms = RT_CONN_PENDING_GRACE_MS;
+    if (!cfg->ping_interval_ms) cfg->ping_interval_ms = RT_PING_INTERVAL_MS;
+    if (!cfg->idle_timeout_ms) cfg->idle_timeout_ms = RT_IDLE_TIMEOUT_MS;
+    if (!cfg->request_timeout_ms) cfg->request_timeout_ms = RT_REQUEST_TIMEOUT_MS;
+    if (!cfg->close_timeout_ms) cfg->close_timeout_ms = RT_CLOSE_TIMEOUT_MS;
+    if (!cfg->sse_keepalive_ms) cfg->sse_keepalive_ms = RT_SSE_KEEPALIVE_MS;
+}
+
+/* The housekeeping tick: a quarter of the shortest timeout, 10 ms to 1 s. */
+static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
+{
+    uint32_t t = rt__srv_min_nonzero(cfg->ping_interval_ms, cfg->idle_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->request_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->close_timeout_ms);
+    t = rt__srv_min_nonzero(t, cfg->pending_grace_ms);
+    t = rt__srv_min_nonzero(t, cfg->sse_keepalive_ms) / 4;
+    return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
+static int rt__srv_listen(const char *host, int port, int *bound_port)
+{
+    struct addrinfo hints, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char portstr[16];
+    int fd = -1, one = 1, zero = 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (getaddrinfo(host ? host : "0.0.0.0", portstr, &hints, &ai) != 0 || !ai)
+        return -2;
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6) /* "::" serves IPv4 too */
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
+            rt__srv_set_nonblock(fd) != 0 ||
+            getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)
+{
+    uint32_t tick;
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    rt__srv_defaults(&srv->cfg);
+    srv->t0 = loop->now;
+    srv->listen_fd = rt__srv_listen(cfg->host, cfg->port, &srv->port);
+    if (srv->listen_fd == -2)
+        return RT_E_INVAL;
+    if (srv->listen_fd < 0)
+        return RT_E_IO;
+    if (rt_loop_add(loop, srv->listen_fd, RT_IO_READ, rt__srv_on_accept, srv) != RT_OK)
+        goto fail;
+    tick = rt__srv_tick_ms(&srv->cfg);
+    if (rt_timer_start(loop, &srv->tick, tick, tick, rt__srv_on_tick, srv) != RT_OK)
+        goto fail_del;
+    rt_loop_hook_add(loop, &srv->hook, rt__srv_on_step, srv);
+    return RT_OK;
+fail_del:
+    rt_loop_del(loop, srv->listen_fd);
+fail:
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+    return RT_E_NOMEM;
+}
+
+static void rt__srv_close_listener(rt_server *srv)
+{
+    if (srv->listen_fd < 0)
+        return;
+    rt_loop_del(srv->loop, srv->listen_fd);
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+}
+
+void rt_server_deinit(rt_server *srv)
+{
+    rt_conn *c, *next;
+    srv->cfg.cb.on_close = NULL; /* no callbacks while tearing down */
+    srv->cfg.cb.on_drain = NULL;
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
+        rt_free(srv->cfg.alloc, c, sizeof *c);
+    }
+    srv->conns = srv->flush = NULL;
+    rt__srv_close_listener(srv);
+    rt_timer_stop(srv->loop, &srv->tick);
+    rt_loop_hook_del(srv->loop, &srv->hook);
+    rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
+    rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,
+                   RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+}
+
+static void rt__conn_shutdown(rt_conn *c)
+{
+    static const char bye[] = "event: shutdown\ndata: server is shutting down\n\n";
+    switch (c->kind) {
+    case RT_CONN_WS:
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, "server shutting down");
+        break;
+    case RT_CONN_SSE:
+        rt__conn_send_bytes(c, bye, sizeof bye - 1);
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
+        break;
+    case RT_CONN_HELD:
+        rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n");
+        break;
+    default:
+        rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
+        break;
+    }
+}
+
+void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms)
+{
+    rt_conn *c, *next;
+    if (srv->shutting_down)
+        return;
+    srv->shutting_down = 1;
+    srv->shutdown_deadline = (rt__srv_ms(srv) + timeout_ms) | 1u;
+    rt__srv_close_listener(srv);
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        if (!(c->flags & RT__C_DEAD))
+            rt__conn_shutdown(c);
+    }
+}
+
+int rt_server_done(const rt_server *srv)
+{
+    return srv->shutting_down && srv->nconns + srv->nreject == 0;
+}
+
+int rt_server_port(const rt_server *srv) { return srv->port; }
+size_t rt_server_conn_count(const rt_server *srv) { return srv->nconns; }

@@ -1,0 +1,236 @@
+/* server.h - the server: listening, connections, WebSocket, SSE, plain HTTP.
+ *
+ * One rt_server runs on one rt_loop. Each connection is a small state
+ * machine: it reads an HTTP request, then becomes a WebSocket, an SSE stream,
+ * a held (long-poll) request, or gets a plain response and waits for the next
+ * request (keep-alive). All sockets are non-blocking; nothing ever blocks and
+ * nothing is copied per receiver: a message for many connections is framed
+ * once into an rt_msg, a reference-counted buffer every receiver's queue
+ * points to.
+ *
+ * Memory: an idle connection holds only its rt_conn (a few hundred bytes).
+ * Read buffers and queue arrays come from per-server pools while data flows
+ * and go back when it stops.
+ */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most connections open at once; beyond it new ones get 503 + Retry-After. */
+#ifndef RT_SERVER_MAX_CONNS
+#define RT_SERVER_MAX_CONNS 10000
+#endif
+/* Queued outgoing bytes per connection before backpressure starts. */
+#ifndef RT_CONN_MAX_PENDING
+#define RT_CONN_MAX_PENDING (256u * 1024u)
+#endif
+/* How long a connection may stay over its queue cap before it is closed. */
+#ifndef RT_CONN_PENDING_GRACE_MS
+#define RT_CONN_PENDING_GRACE_MS 5000
+#endif
+/* Size of a pooled read buffer; requests and frames larger than this grow it. */
+#ifndef RT_CONN_READ_BUF
+#define RT_CONN_READ_BUF 4096
+#endif
+/* Server ping interval for WebSockets (0 = no pings). */
+#ifndef RT_PING_INTERVAL_MS
+#define RT_PING_INTERVAL_MS 25000
+#endif
+/* A connection that receives nothing (no pong, no data) this long is closed. */
+#ifndef RT_IDLE_TIMEOUT_MS
+#define RT_IDLE_TIMEOUT_MS 60000
+#endif
+/* Time allowed to send a complete HTTP request (slowloris defence). */
+#ifndef RT_REQUEST_TIMEOUT_MS
+#define RT_REQUEST_TIMEOUT_MS 10000
+#endif
+/* Time allowed for the peer to answer our close frame. */
+#ifndef RT_CLOSE_TIMEOUT_MS
+#define RT_CLOSE_TIMEOUT_MS 3000
+#endif
+/* SSE keep-alive comment interval (0 = none). */
+#ifndef RT_SSE_KEEPALIVE_MS
+#define RT_SSE_KEEPALIVE_MS 15000
+#endif
+
+typedef struct rt_server rt_server;
+typedef struct rt_conn rt_conn;
+
+/* A reference-counted, immutable byte buffer: one framed message that any
+ * number of connection queues may point to. */
+typedef struct rt_msg {
+    uint32_t refs;
+    uint32_t len;
+    const rt_allocator *alloc;
+    unsigned char data[1]; /* len bytes follow */
+} rt_msg;
+
+enum rt_conn_kind {
+    RT_CONN_HTTP = 0, /* reading a request or sending a response */
+    RT_CONN_WS,       /* WebSocket */
+    RT_CONN_SSE,      /* event stream */
+    RT_CONN_HELD      /* a request held open for a later reply (long polling) */
+};
+
+typedef struct rt_server_callbacks {
+    /* A plain HTTP request (not an upgrade). Answer it now with
+     * rt_conn_reply, turn it into a stream with rt_conn_sse_start, or hold
+     * it with rt_conn_hold and reply later; or return an HTTP status (e.g.
+     * 404) and the server answers with a short error. Return 0 otherwise.
+     * req and body are valid during the call only. NULL: every request 404. */
+    int (*on_http)(rt_conn *c, const rt_http_request *req, rt_str body, void *user);
+    /* A valid WebSocket upgrade request, before it is accepted: check the
+     * Origin, the path, credentials. Return 0 to accept or an HTTP status
+     * (401, 403, 404) to refuse. NULL: accept all. */
+    int (*on_upgrade)(rt_conn *c, const rt_http_request *req, void *user);
+    /* The WebSocket is open (the 101 is queued). req is valid during the call. */
+    void (*on_open)(rt_conn *c, const rt_http_request *req, void *user);
+    /* A whole WebSocket message (fragments reassembled). data is valid
+     * during the call only. */
+    void (*on_message)(rt_conn *c, int opcode, rt_str data, void *user);
+    /* A WebSocket, SSE stream or held request ended. code is the close code
+     * (1006 when the connection dropped without one); reason may be empty.
+     * The connection is freed right after this returns. */
+    void (*on_close)(rt_conn *c, unsigned code, rt_str reason, void *user);
+    /* The connection's queue emptied after it had passed half its cap. */
+    void (*on_drain)(rt_conn *c, void *user);
+    /* A held request (rt_conn_hold) reached its timeout: reply to it now.
+     * NULL: the server answers 204 No Content. */
+    void (*on_hold_timeout)(rt_conn *c, void *user);
+} rt_server_callbacks;
+
+typedef struct rt_server_config {
+    const char *host;            /* "127.0.0.1", "::" (dual stack), NULL = "0.0.0.0" */
+    int port;                    /* 0 picks a free port: read it with rt_server_port */
+    const rt_allocator *alloc;   /* NULL = RT_MALLOC/RT_FREE */
+    rt_server_callbacks cb;
+    void *user;                  /* passed to every callback */
+    const char *const *subprotocols; /* NULL-terminated, offered in order; may be NULL */
+    /* Limits and timeouts: 0 takes the RT_* default. */
+    size_t max_conns;
+    size_t max_message;
+    size_t max_header_bytes;
+    size_t max_body;
+    size_t max_pending;
+    uint32_t pending_grace_ms;
+    uint32_t ping_interval_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint32_t close_timeout_ms;
+    uint32_t sse_keepalive_ms;
+} rt_server_config;
+
+/* Creates the listening socket and registers it on loop. *srv is caller
+ * memory; rt_server_deinit frees what the server allocated.
+ * RT_E_INVAL for a bad host, RT_E_IO when the address cannot be bound. */
+RT_API rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg);
+/* Closes every connection at once (on_close with 1006 is not called) and
+ * frees everything. For a graceful end call rt_server_shutdown first. */
+RT_API void rt_server_deinit(rt_server *srv);
+/* The port actually bound (useful with port 0). */
+RT_API int rt_server_port(const rt_server *srv);
+/* Number of open connections (all kinds). */
+RT_API size_t rt_server_conn_count(const rt_server *srv);
+
+/* Graceful shutdown: stop accepting, send 1001 Going Away to every
+ * WebSocket, a final "event: shutdown" to SSE streams and 503 to held
+ * requests, then keep flushing; whatever is still open after timeout_ms is
+ * closed. rt_server_done() turns 1 when nothing is left; the loop may then
+ * be stopped and rt_server_deinit called. */
+RT_API void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms);
+RT_API int rt_server_done(const rt_server *srv);
+
+/* ---- Messages ------------------------------------------------------------- */
+
+/* A new rt_msg holding one server WebSocket frame (opcode, payload). refs = 1.
+ * NULL when out of memory or when n is over the message limit. */
+RT_API rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n);
+/* A new rt_msg holding raw bytes (e.g. an SSE event). refs = 1. */
+RT_API rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n);
+/* A new rt_msg holding one formatted SSE event. NULL when out of memory or
+ * when the event name or id holds CR, LF or NUL. refs = 1. */
+RT_API rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev);
+RT_API void rt_msg_retain(rt_msg *m);
+/* Drops one reference; frees at zero. NULL is fine. */
+RT_API void rt_msg_release(rt_msg *m);
+
+/* ---- Connections ------------------------------------------------------------ */
+
+/* Sends one WebSocket message (copied once into a new rt_msg). */
+RT_API rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n);
+/* Queues a shared message (retains it). The bytes are sent as they are: use
+ * rt_msg_ws for WebSockets and rt_msg_raw for SSE. RT_E_CLOSED, RT_E_LIMIT
+ * when the queue is over its hard cap (the connection is then closed). */
+RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
+/* Sends every open WebSocket the same message: framed once, shared. Returns
+ * the number of receivers or RT_E_NOMEM. exclude may be NULL. */
+RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
+                                     rt_conn *exclude);
+
+/* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
+ * connection) with code and reason. The connection lingers until the peer
+ * answers or close_timeout passes; on_close follows. */
+RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
+
+/* Answers the current HTTP request (or a held one). content_type may be NULL,
+ * extra_headers are whole lines ending in \r\n (may be NULL). */
+RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
+                               const void *body, size_t n, const char *extra_headers);
+/* Keeps the current request open for a later rt_conn_reply (long polling);
+ * after timeout_ms, on_hold_timeout is called. */
+RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
+/* Turns the current request into an SSE stream: 200, text/event-stream,
+ * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
+RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
+/* Formats and queues one SSE event on an SSE connection; event and id may
+ * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
+RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
+                                  const void *data, size_t n);
+
+RT_API int rt_conn_kind(const rt_conn *c);
+/* Bytes queued for sending and not yet written to the socket. */
+RT_API size_t rt_conn_queued(const rt_conn *c);
+/* The chosen subprotocol (empty if none). Valid while the connection is. */
+RT_API rt_str rt_conn_protocol(const rt_conn *c);
+/* Writes the peer address as text ("127.0.0.1", "::1") into buf. Returns its
+ * length, RT_E_NOSPACE or RT_E_IO. (Not stored: it would cost every
+ * connection 46 bytes.) */
+RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
+RT_API rt_server *rt_conn_server(const rt_conn *c);
+/* The connection's room memberships (its user field is the rt_conn). The
+ * server leaves every room for it when it closes. */
+RT_API rt_room_member *rt_conn_member(rt_conn *c);
+/* 1 when room messages reach this WebSocket as JSON objects of the wire
+ * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
+RT_API int rt_conn_json(const rt_conn *c);
+RT_API void rt_conn_set_json(rt_conn *c, int on);
+/* An application pointer stored in the connection (NULL at first). */
+RT_API void rt_conn_set_user(rt_conn *c, void *user);
+RT_API void *rt_conn_user(const rt_conn *c);
+
+/* ---- The server struct (caller-owned; fields are private) --------------- */
+struct rt_server {
+    rt_loop *loop;
+    rt_server_config cfg;        /* with defaults filled in */
+    int listen_fd;
+    int port;
+    int shutting_down;
+    uint32_t shutdown_deadline;  /* rt__srv_ms() time */
+    int accept_paused;           /* out of descriptors: listener muted */
+    size_t nconns;
+    size_t nreject;              /* over-limit connections being told 503 */
+    size_t ndead;                /* dropped, to be freed at the end of the step */
+    rt_conn *conns;              /* doubly linked list of all connections */
+    rt_conn *flush;              /* connections with queued bytes to write this step */
+    rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+    uint64_t t0;                 /* loop time at init: connection times are offsets */
+    void *read_pool;             /* free read buffers (singly linked) */
+    size_t read_pool_len;
+    void *queue_pool;            /* free queue arrays */
+    size_t queue_pool_len;
+    rt_loop_hook hook;           /* runs the flush list once per loop step */
+};
+
+#ifdef __cplusplus
+}
+#endif
