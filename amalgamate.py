@@ -47,9 +47,11 @@ MODULES = [
     ("json", None),
     ("sse", None),
     ("room", None),
+    ("presence", None),
     ("loop", "RT_NO_IO"),
     ("server", "RT_NO_IO"),
     ("pubsub", "RT_NO_IO"),
+    ("proto", "RT_NO_IO"),
 ]
 
 # Private headers emitted at the start of the implementation section.

@@ -12,12 +12,16 @@ import sys
 def main(path, name):
     with open(path, "rb") as f:
         data = f.read()
+    # Numbers rather than a string literal: C99 only promises 4095-character
+    # literals, and -Wpedantic holds us to it. The 0 at the end makes
+    # sizeof name - 1 the file's length, as with a literal.
     out = ["/* generated from %s by examples/embed.py; do not edit */" % path,
-           "static const char %s[] =" % name]
-    for line in data.decode("utf-8").split("\n"):
-        esc = line.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
-        out.append('    "%s\\n"' % esc)
-    out[-1] += ";"
+           "static const char %s[] = {" % name]
+    data += b"\0"
+    for i in range(0, len(data), 16):
+        # as signed values, which fit a char whatever its signedness
+        out.append("    " + ", ".join("%d" % (b - 256 if b > 127 else b) for b in data[i:i + 16]) + ",")
+    out.append("};")
     sys.stdout.write("\n".join(out) + "\n")
 
 

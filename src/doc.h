@@ -45,6 +45,9 @@ FEATURES
          choice, a frame parser that enforces every section 5 rule and names
          the close code to send, a frame writer for both roles, word-at-a-time
          masking, close-frame helpers.
+       - JSON (RFC 8259): a strict, bounded reader into caller-owned tokens
+         (no allocation, no recursion) with lookup and typed accessors, and
+         an escaping writer that turns any bytes into valid JSON strings.
        - An event loop (poll, or epoll on Linux) with O(1) fd add/remove,
          heap timers and a lock-free cross-thread post (RT_NO_IO drops it).
        - Server-Sent Events formatter: any payload, multi-line data, ids,
@@ -52,6 +55,9 @@ FEATURES
        - Rooms: membership whose cost does not grow with the room (100k
          members), a bounded history ring per room (count, bytes, age),
          positions (epoch-offset) and gap-free, duplicate-free recovery.
+       - Presence: users online per room across several connections each,
+         join/leave announced once with a reconnect grace period (no flapping),
+         typing indicators that expire, deadlines in a heap (tick is O(due)).
 
 rt.h DOES NOT
        - do TLS: put it behind a TLS terminator (stunnel, nginx, a TLS chip).
@@ -70,6 +76,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
        RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
        RT_WS_MAX_MESSAGE          1 MiB             all    message size; close 1009 beyond
+       RT_JSON_MAX_DEPTH          16                all    JSON nesting; RT_E_LIMIT beyond
        RT_SERVER_MAX_CONNS        10000             all    open connections; 503 + Retry-After beyond
        RT_CONN_MAX_PENDING        256 KiB           all    queued bytes per connection (backpressure)
        RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
@@ -78,8 +85,13 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_IDLE_TIMEOUT_MS         60000             all    silence before a connection is dropped
        RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
        RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
+       RT_RATE_STRIKES            20                all    rate-limited messages in a row before 1008
+       RT_ACCEPT_SLOTS            256               all    per-address slots behind accept_rate
        RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
+       RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
+       RT_PROTO_MAX_ERRORS        20                all    malformed requests before a 1008 close
+       RT_PROTO_MAX_TOKENS        64                all    JSON tokens in one request
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
@@ -89,8 +101,16 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_ROOM_HISTORY_MAX_MSGS   256               all    history per room, messages (0 = no limit)
        RT_ROOM_HISTORY_MAX_BYTES  256 KiB           all    history per room, bytes (0 = no limit)
        RT_ROOM_HISTORY_MAX_AGE_MS 600000 (10 min)   all    history per room, age (0 = no limit)
+       RT_PRESENCE_MAX_ID         64                all    user id bytes ([A-Za-z0-9_.:@-])
+       RT_PRESENCE_MAX_INFO       256               all    user info bytes; RT_E_LIMIT beyond
+       RT_PRESENCE_MAX_ROOMS      10000             all    presence rooms; RT_E_LIMIT beyond
+       RT_PRESENCE_MAX_USERS      10000             all    users per room; RT_E_LIMIT beyond
+       RT_PRESENCE_MAX_JOINS      256               all    rooms per connection; RT_E_LIMIT beyond
+       RT_PRESENCE_MAX_CONNS      10000             all    connections in presence; RT_E_LIMIT beyond
+       RT_PRESENCE_GRACE_MS       5000              all    reconnect window before LEAVE is announced
+       RT_PRESENCE_TYPING_MS      5000              all    how long a typing indicator lasts
        Limits can be lowered at run time: parser structs (max_*),
-       rt_rooms_settings, rt_server_config.
+       rt_rooms_settings, rt_presence_settings, rt_server_config.
 
 MEMORY
        The caller owns every object (parsers, requests) as a plain struct; the

@@ -73,7 +73,9 @@ static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
     rt_jbuf_puts(b, "}");
 }
 
-static rt_msg *rt__pubsub_ws_json(rt_server *srv, const rt_room *room, const rt_room_msg *m)
+/* The wire-protocol form of a room message, framed for a WebSocket (sse 0)
+ * or as the data of an SSE event (sse 1). */
+static rt_msg *rt__pubsub_json(rt_server *srv, const rt_room *room, const rt_room_msg *m, int sse)
 {
     rt_jbuf b;
     rt_msg *out = NULL;
@@ -87,8 +89,15 @@ static rt_msg *rt__pubsub_ws_json(rt_server *srv, const rt_room *room, const rt_
     rt_jbuf_puts(&b, ",\"data\":");
     rt_jbuf_str(&b, m->data, m->len);
     rt_jbuf_puts(&b, "}");
-    if (!b.failed)
+    if (!b.failed && !sse) {
         out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
+    } else if (!b.failed) {
+        rt_sse_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.data.p = b.p;
+        ev.data.n = b.len;
+        out = rt_msg_sse(srv, &ev);
+    }
     rt_jbuf_free(&b);
     return out;
 }
@@ -112,13 +121,28 @@ typedef struct rt__pubsub_fanout {
     rt_room *room;
     rt_room_msg *msg;
     rt_conn *exclude;
-    rt_msg *ws_raw, *ws_json, *sse;
+    rt_msg *ws_raw, *ws_json, *sse, *sse_json;
 } rt__pubsub_fanout;
+
+/* Drops the encodings made for one message. */
+static void rt__pubsub_fanout_done(rt__pubsub_fanout *f)
+{
+    rt_msg_release(f->ws_raw);
+    rt_msg_release(f->ws_json);
+    rt_msg_release(f->sse);
+    rt_msg_release(f->sse_json);
+    f->ws_raw = f->ws_json = f->sse = f->sse_json = NULL;
+}
 
 /* The shared encoding for c's transport, made on first use. */
 static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
 {
     rt_server *srv = f->ps->srv;
+    if (rt_conn_kind(c) == RT_CONN_SSE && rt_conn_json(c)) {
+        if (!f->sse_json)
+            f->sse_json = rt__pubsub_json(srv, f->room, f->msg, 1);
+        return f->sse_json;
+    }
     if (rt_conn_kind(c) == RT_CONN_SSE) {
         if (!f->sse)
             f->sse = rt__pubsub_sse(srv, f->msg);
@@ -126,7 +150,7 @@ static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
     }
     if (rt_conn_json(c)) {
         if (!f->ws_json)
-            f->ws_json = rt__pubsub_ws_json(srv, f->room, f->msg);
+            f->ws_json = rt__pubsub_json(srv, f->room, f->msg, 0);
         return f->ws_json;
     }
     if (!f->ws_raw)
@@ -134,31 +158,50 @@ static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
     return f->ws_raw;
 }
 
+/* Appends messages [from, from + count) of room to b, comma-separated, and
+ * sets *last to the position of the last one appended. It stops once b
+ * holds budget bytes: JSON can be six times the history's size (a control
+ * character is a \u escape), and an answer past the queue's hard cap would
+ * close the connection, every time the client asked again. */
+static void rt__pubsub_poll_messages(rt_jbuf *b, const rt_room *room, uint64_t from, size_t count,
+                                     size_t budget, rt_room_pos *last)
+{
+    size_t i;
+    for (i = 0; i < count && (i == 0 || b->len < budget); i++) {
+        rt_room_msg *m = rt_room_history_get(room, from + i);
+        if (!m)
+            continue;
+        if (b->len)
+            rt_jbuf_puts(b, ",");
+        rt__pubsub_msg_json(b, m);
+        *last = m->pos;
+    }
+}
+
 /* Answers a held long-poll request with messages [from, from + count) of
- * room, or with recovered:false, and ends its subscription. */
+ * room, or with recovered:false, and ends its subscription. When the
+ * messages do not all fit the connection's max_pending, the answer's pos is
+ * that of the last one sent, so the next poll gets the rest. */
 static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_room_pos pos,
                                   uint64_t from, size_t count)
 {
-    rt_jbuf b;
+    const rt_server *srv = rt_conn_server(c);
+    rt_jbuf msgs, b;
     char p[RT_ROOM_POS_MAX];
-    size_t i;
-    rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
+    rt_jbuf_init(&msgs, srv->cfg.alloc);
+    rt__pubsub_poll_messages(&msgs, room, from, count, srv->cfg.max_pending, &pos);
+    rt_jbuf_init(&b, srv->cfg.alloc);
     rt_jbuf_puts(&b, recovered ? "{\"recovered\":true,\"pos\":" : "{\"recovered\":false,\"pos\":");
     rt_jbuf_str(&b, p, rt_room_pos_format(pos, p));
     rt_jbuf_puts(&b, ",\"messages\":[");
-    for (i = 0; i < count; i++) {
-        rt_room_msg *m = rt_room_history_get(room, from + i);
-        if (i)
-            rt_jbuf_puts(&b, ",");
-        if (m)
-            rt__pubsub_msg_json(&b, m);
-    }
+    rt_jbuf_put(&b, msgs.p, msgs.len);
     rt_jbuf_puts(&b, "]}\n");
     rt_room_leave(room, rt_conn_member(c));
-    if (b.failed)
+    if (b.failed || msgs.failed)
         rt_conn_reply(c, 503, NULL, NULL, 0, NULL);
     else
         rt_conn_reply(c, 200, "application/json", b.p, b.len, NULL);
+    rt_jbuf_free(&msgs);
     rt_jbuf_free(&b);
 }
 
@@ -183,6 +226,11 @@ rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t
 {
     rt__pubsub_fanout f;
     rt_result r;
+    /* Every transport carries text: a WebSocket text frame that is not
+     * UTF-8 makes the client fail the connection (RFC 6455 8.1), and would
+     * again on every replay while the message stays in history. */
+    if (!rt_utf8_valid(data, n))
+        return RT_E_INVAL;
     memset(&f, 0, sizeof f);
     f.ps = ps;
     f.exclude = exclude;
@@ -194,9 +242,7 @@ rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t
     if (pos)
         *pos = f.msg->pos;
     rt_room_each(f.room, rt__pubsub_deliver, &f);
-    rt_msg_release(f.ws_raw);
-    rt_msg_release(f.ws_json);
-    rt_msg_release(f.sse);
+    rt__pubsub_fanout_done(&f);
     rt_room_msg_release(f.msg);
     return RT_OK;
 }
@@ -209,33 +255,47 @@ static rt_result rt__pubsub_since(rt_str since, rt_room_pos *pos)
     return since.n ? rt_room_pos_parse(since, pos) : RT_OK;
 }
 
-rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
-                         rt_room_recovery *rec)
+/* Sends c the messages rec holds for it, in order, while its queue is under
+ * budget bytes (one message at least). Returns how many were sent. */
+static size_t rt__pubsub_replay(rt_pubsub *ps, rt_conn *c, const rt_room_recovery *rec,
+                                size_t budget)
 {
     rt__pubsub_fanout f;
-    rt_room_pos from;
     size_t i;
-    rt_result r = rt__pubsub_since(since, &from);
-    if (r != RT_OK)
-        return r;
-    r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now, rec);
-    if (r != RT_OK)
-        return r;
     memset(&f, 0, sizeof f);
     f.ps = ps;
     f.room = rec->room;
-    for (i = 0; i < rec->count; i++) {
+    for (i = 0; i < rec->count && (i == 0 || rt_conn_queued(c) < budget); i++) {
         rt_msg *m;
         f.msg = rt_room_history_get(rec->room, rec->from + i);
         m = f.msg ? rt__pubsub_encoding(&f, c) : NULL;
         if (m)
             rt_conn_send_msg(c, m);
-        rt_msg_release(f.ws_raw); /* one receiver: nothing to share */
-        rt_msg_release(f.ws_json);
-        rt_msg_release(f.sse);
-        f.ws_raw = f.ws_json = f.sse = NULL;
+        rt__pubsub_fanout_done(&f); /* one receiver: nothing to share */
     }
-    return RT_OK;
+    return i;
+}
+
+/* rt_pubsub_join with the replay bounded by budget; *cut tells whether it
+ * stopped before the end. */
+static rt_result rt__pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                                 rt_room_recovery *rec, size_t budget, int *cut)
+{
+    rt_room_pos from;
+    rt_result r = rt__pubsub_since(since, &from);
+    if (r == RT_OK)
+        r = rt_room_join_recover(&ps->rooms, room, rt_conn_member(c), &from, ps->srv->loop->now,
+                                 rec);
+    if (r == RT_OK)
+        *cut = rt__pubsub_replay(ps, c, rec, budget) < rec->count;
+    return r;
+}
+
+rt_result rt_pubsub_join(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
+                         rt_room_recovery *rec)
+{
+    int cut;
+    return rt__pubsub_join(ps, c, room, since, rec, SIZE_MAX, &cut);
 }
 
 rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room)
@@ -272,15 +332,26 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
     rt_room_recovery rec;
     rt_room_pos pos;
     rt_result r;
+    int cut = 0;
     if (last && last->value.n)
         since = last->value; /* a reconnecting EventSource says where it was */
     if (!rt_room_name_valid(room) || rt__pubsub_since(since, &pos) != RT_OK)
         return RT_E_INVAL;
     r = rt_conn_sse_start(c, extra_headers);
     if (r == RT_OK)
-        r = rt_pubsub_join(ps, c, room, since, &rec);
-    if (r == RT_OK)
+        r = rt__pubsub_join(ps, c, room, since, &rec, ps->srv->cfg.max_pending, &cut);
+    if (r == RT_OK && cut) {
+        /* The replay stopped at the queue's soft cap: SSE can be six times
+         * the history (each line break is a "data:" line), and a queue that
+         * stays over the cap gets the stream closed, on every reconnect
+         * alike. No live message may follow the gap, so leave and end the
+         * stream once it is sent: the EventSource comes back with the
+         * Last-Event-ID it reached and gets the next part. */
+        rt_room_leave(rec.room, rt_conn_member(c));
+        rt_conn_close(c, 0, NULL);
+    } else if (r == RT_OK) {
         rt__pubsub_sse_marker(c, room, &rec);
+    }
     return r;
 }
 

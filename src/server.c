@@ -28,6 +28,7 @@
 #define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
 #define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
+#define RT__SRV_SLAB 64           /* connection structs per allocation (< 256) */
 
 enum {
     RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
@@ -41,7 +42,9 @@ enum {
     RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
     RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
     RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
-    RT__C_JSON = 1 << 11        /* room messages go out as wire-protocol JSON */
+    RT__C_JSON = 1 << 11,       /* room messages go out as wire-protocol JSON */
+    RT__C_RATED = 1 << 12,      /* over accept_rate: answer 429 and close */
+    RT__C_HEAD = 1 << 13        /* the current request is HEAD: reply without a body */
 };
 
 struct rt_conn {
@@ -54,6 +57,9 @@ struct rt_conn {
     uint8_t kind;             /* enum rt_conn_kind */
     uint8_t proto;            /* chosen subprotocol index + 1, 0 for none */
     uint16_t close_code;      /* reported to on_close */
+    uint8_t strikes;          /* refusals in a row (rate limit) */
+    uint8_t slab_index;       /* position in its slab block */
+    uint32_t t_tok;           /* last rate-limit refill, 0 = never (buckets full) */
     unsigned char *rbuf;      /* pooled while bytes are pending, else NULL */
     uint32_t rlen, rcap;
     unsigned char *mbuf;      /* a fragmented message being reassembled */
@@ -66,6 +72,8 @@ struct rt_conn {
     uint32_t t_ping;          /* last ping or keep-alive sent */
     uint32_t t_state;         /* request start, close start or hold deadline */
     uint32_t t_over;          /* when the queue went over its cap, 0 if under */
+    int32_t tok_msgs;         /* rate limit buckets: thousandths of a message */
+    int32_t tok_bytes;        /* and bytes (may go negative: debt) */
     rt_room_member member;    /* the rooms this connection is in */
     union {                   /* one parser at a time: HTTP, then maybe WebSocket */
         rt_http_parser http;
@@ -161,6 +169,89 @@ void rt_msg_release(rt_msg *m)
         rt_free(m->alloc, m, sizeof(rt_msg) + m->len);
 }
 
+/* ---- Connection structs: slab blocks -------------------------------------------
+ * Connections come from blocks of RT__SRV_SLAB structs, which saves the
+ * allocator's header on each (16 bytes with glibc, 7% of an idle
+ * connection). Each block has its own free list; the blocks with a free
+ * struct are on the server's list. A block whose structs are all free again
+ * goes back to the allocator unless it is the only one with room, so memory
+ * follows the number of connections down as well as up, and a connection
+ * that comes and goes does not allocate. */
+struct rt__conn_slab {
+    rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
+    rt_conn *free;              /* its free structs, linked through ->next */
+    uint32_t used;
+    rt_conn conns[RT__SRV_SLAB];
+};
+
+static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
+{
+    return (rt__conn_slab *)(void *)((char *)(c - c->slab_index) -
+                                     offsetof(rt__conn_slab, conns));
+}
+
+static void rt__srv_slab_link(rt_server *srv, rt__conn_slab *s)
+{
+    s->prev = NULL;
+    s->next = srv->slabs;
+    if (s->next)
+        s->next->prev = s;
+    srv->slabs = s;
+}
+
+static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->slabs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+/* A zeroed connection struct, or NULL when the allocator fails. */
+static rt_conn *rt__srv_conn_alloc(rt_server *srv)
+{
+    rt__conn_slab *s = srv->slabs;
+    rt_conn *c;
+    uint8_t i;
+    if (!s) {
+        s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, sizeof *s);
+        if (!s)
+            return NULL;
+        s->free = NULL;
+        s->used = 0;
+        for (i = RT__SRV_SLAB; i-- > 0;) {
+            s->conns[i].slab_index = i;
+            s->conns[i].next = s->free;
+            s->free = &s->conns[i];
+        }
+        rt__srv_slab_link(srv, s);
+    }
+    c = s->free;
+    s->free = c->next;
+    if (++s->used == RT__SRV_SLAB)
+        rt__srv_slab_unlink(srv, s); /* full */
+    i = c->slab_index;
+    memset(c, 0, sizeof *c);
+    c->slab_index = i;
+    return c;
+}
+
+static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
+{
+    rt__conn_slab *s = rt__srv_slab_of(c);
+    c->next = s->free;
+    s->free = c;
+    if (s->used-- == RT__SRV_SLAB)
+        rt__srv_slab_link(srv, s); /* was full: has room again */
+    if (s->used == 0 && (s->prev || s->next)) {
+        rt__srv_slab_unlink(srv, s);
+        rt_free(srv->cfg.alloc, s, sizeof *s);
+    }
+}
+
 /* ---- Pools: read buffers and queue rings come and go with traffic -------- */
 
 static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size)
@@ -241,7 +332,7 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
     rt_loop_del(srv->loop, c->fd);
     close(c->fd);
     c->fd = -1;
-    if (c->flags & RT__C_REJECT)
+    if (c->flags & (RT__C_REJECT | RT__C_RATED))
         srv->nreject--;
     else
         srv->nconns--;
@@ -271,7 +362,7 @@ static void rt__conn_free(rt_conn *c)
         srv->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    rt_free(srv->cfg.alloc, c, sizeof *c);
+    rt__srv_conn_dealloc(srv, c);
 }
 
 /* ---- Writing -------------------------------------------------------------- */
@@ -412,16 +503,26 @@ static void rt__conn_overflow(rt_conn *c)
     rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
 }
 
+/* The queue size that closes a connection at once: max_pending plus room
+ * for another max_pending or for one whole message of the largest size,
+ * whichever is bigger. Twice max_pending alone would refuse the echo of a
+ * message larger than that, however fast the peer reads. */
+static size_t rt__conn_hard_cap(const rt_server_config *cfg)
+{
+    size_t room = cfg->max_message > cfg->max_pending ? cfg->max_message : cfg->max_pending;
+    return cfg->max_pending > SIZE_MAX - room ? SIZE_MAX : cfg->max_pending + room;
+}
+
 /* Backpressure policy: over max_pending the connection gets
- * pending_grace_ms to catch up, then it is closed with 1008; at twice
- * max_pending it is closed at once, so one slow reader can never make the
- * server's memory grow without bound. */
+ * pending_grace_ms to catch up, then it is closed with 1008; past the hard
+ * cap it is closed at once, so one slow reader can never make the server's
+ * memory grow without bound. */
 static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
 {
     size_t cap = c->srv->cfg.max_pending;
     if (c->flags & (RT__C_DEAD | RT__C_LINGER))
         return RT_E_CLOSED;
-    if (c->queued + m->len > 2 * cap) {
+    if (m->len > rt__conn_hard_cap(&c->srv->cfg) - c->queued) { /* queued <= hard cap */
         rt__conn_overflow(c);
         return RT_E_LIMIT;
     }
@@ -474,14 +575,61 @@ static void rt__conn_ws_fail(rt_conn *c, unsigned code)
         rt__conn_drop(c, code);
 }
 
+/* Adds what the time since the last refill earned, up to one second's worth. */
+static void rt__conn_refill(rt_conn *c, const rt_server_config *cfg, uint32_t now)
+{
+    uint64_t dt = c->t_tok ? (uint32_t)(now - c->t_tok) : UINT32_MAX;
+    int64_t cap_m = (int64_t)cfg->rate_msgs * 1000, cap_b = (int64_t)cfg->rate_bytes;
+    int64_t m = c->tok_msgs + (int64_t)(dt * cfg->rate_msgs);           /* 1000ths per ms */
+    int64_t b = c->tok_bytes + (int64_t)(dt * cfg->rate_bytes / 1000);
+    c->tok_msgs = (int32_t)(m > cap_m ? cap_m : m);
+    c->tok_bytes = (int32_t)(b > cap_b ? cap_b : b);
+    c->t_tok = now;
+}
+
+/* The token buckets: 1 when a message of n bytes may pass (and pays for
+ * it), else 0 with *retry set to the milliseconds until it could. A message
+ * larger than the byte bucket passes when the bucket is full and leaves a
+ * debt, so no size is refused forever. */
+static int rt__conn_rate_ok(rt_conn *c, size_t n, uint32_t *retry)
+{
+    const rt_server_config *cfg = &c->srv->cfg;
+    if (!cfg->rate_msgs && !cfg->rate_bytes)
+        return 1;
+    rt__conn_refill(c, cfg, rt__srv_ms(c->srv));
+    if (cfg->rate_msgs && c->tok_msgs < 1000) {
+        *retry = (uint32_t)(1000 - c->tok_msgs) / cfg->rate_msgs + 1;
+        return 0;
+    }
+    if (cfg->rate_bytes && c->tok_bytes <= 0) {
+        *retry = (uint32_t)(((uint64_t)-(int64_t)c->tok_bytes + 1) * 1000 / cfg->rate_bytes + 1);
+        return 0;
+    }
+    if (cfg->rate_msgs)
+        c->tok_msgs -= 1000;
+    if (cfg->rate_bytes)
+        c->tok_bytes = n > INT32_MAX ? INT32_MIN / 2 : c->tok_bytes - (int32_t)n;
+    return 1;
+}
+
 static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
 {
     rt_server *srv = c->srv;
+    uint32_t retry = 0;
     rt_str data;
+    if (!srv->cfg.cb.on_message || (c->flags & RT__C_CLOSING))
+        return;
+    if (!rt__conn_rate_ok(c, n, &retry)) {
+        if (++c->strikes >= RT_RATE_STRIKES)
+            rt_conn_close(c, RT_WS_CLOSE_POLICY, "rate limit");
+        else if (srv->cfg.cb.on_rate_limited)
+            srv->cfg.cb.on_rate_limited(c, retry, srv->cfg.user);
+        return;
+    }
+    c->strikes = 0;
     data.p = (const char *)p;
     data.n = n;
-    if (srv->cfg.cb.on_message && !(c->flags & RT__C_CLOSING))
-        srv->cfg.cb.on_message(c, opcode, data, srv->cfg.user);
+    srv->cfg.cb.on_message(c, opcode, data, srv->cfg.user);
 }
 
 /* A piece of a data message. A message that arrives whole in one read is
@@ -542,10 +690,10 @@ static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
     c->flags |= RT__C_LINGER;
 }
 
-/* Runs the frame parser over the read buffer. Returns bytes consumed. */
-static size_t rt__conn_ws_input(rt_conn *c)
+/* Runs the frame parser over the read buffer from off. Returns the offset
+ * of the first byte not consumed. */
+static size_t rt__conn_ws_input(rt_conn *c, size_t off)
 {
-    size_t off = 0;
     while (off < c->rlen && !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
         rt_ws_event ev;
         rt_result r = rt_ws_parse(&c->p.ws, c->rbuf + off, c->rlen - off, &ev);
@@ -625,15 +773,66 @@ static void rt__conn_upgrade(rt_conn *c, const rt_http_request *req)
         srv->cfg.cb.on_open(c, req, srv->cfg.user);
 }
 
+/* A status the handler returned for a well-formed request: the same short
+ * text as rt_http_format_error, but a keep-alive connection stays open (a
+ * browser's /favicon.ico 404 should not cost the page its connection). */
+static void rt__conn_http_status(rt_conn *c, int status)
+{
+    char body[64];
+    int n;
+    if (status < 400 || status > 599)
+        status = 500;
+    n = snprintf(body, sizeof body, "%d %s\n", status, rt_http_reason(status));
+    if (n < 0 || (size_t)n >= sizeof body)
+        rt__conn_http_error(c, status, NULL);
+    else
+        rt_conn_reply(c, status, "text/plain; charset=utf-8", body, (size_t)n, NULL);
+}
+
+/* The request's own origin: an Origin whose host[:port] is the Host header. */
+static int rt__conn_same_origin(rt_str origin, const rt_http_request *req)
+{
+    const rt_http_header *host = rt_http_header_get(req, "Host");
+    const char *sep;
+    if (!host || origin.n < 3)
+        return 0;
+    sep = (const char *)memchr(origin.p, ':', origin.n - 2);
+    if (!sep || sep[1] != '/' || sep[2] != '/')
+        return 0;
+    origin.n -= (size_t)(sep + 3 - origin.p);
+    origin.p = sep + 3;
+    return rt_str_ieq(origin, host->value);
+}
+
+/* No Origin (not a browser), the request's own origin, or an allowed one. */
+static int rt__conn_origin_ok(const rt_server_config *cfg, const rt_http_request *req)
+{
+    const rt_http_header *o = rt_http_header_get(req, "Origin");
+    const char *const *a;
+    if (!o || rt__conn_same_origin(o->value, req))
+        return 1;
+    for (a = cfg->origins; a && *a; a++) {
+        if (strcmp(*a, "*") == 0 || rt_str_ieq(o->value, rt_str_c(*a)))
+            return 1;
+    }
+    return 0;
+}
+
 static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str body)
 {
     rt_server *srv = c->srv;
     int status;
-    c->flags &= (uint16_t)~(RT__C_REPLIED | RT__C_KEEPALIVE);
+    c->flags &= (uint16_t)~(RT__C_REPLIED | RT__C_KEEPALIVE | RT__C_HEAD);
     if (req->keep_alive)
         c->flags |= RT__C_KEEPALIVE;
-    if (c->flags & RT__C_REJECT) {
-        rt__conn_http_error(c, 503, "Retry-After: 1\r\n");
+    if (rt_str_eq(req->method, rt_str_c("HEAD")))
+        c->flags |= RT__C_HEAD;
+    if (c->flags & (RT__C_REJECT | RT__C_RATED)) {
+        rt__conn_http_error(c, c->flags & RT__C_RATED ? 429 : 503, "Retry-After: 1\r\n");
+        return;
+    }
+    if (!rt__conn_origin_ok(&srv->cfg, req)) {
+        rt__conn_http_error(c, 403, NULL);
         return;
     }
     if (rt_ws_is_upgrade(req)) {
@@ -644,7 +843,7 @@ static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str bod
     if (c->flags & RT__C_DEAD)
         return;
     if (status != 0 && !(c->flags & RT__C_REPLIED))
-        rt__conn_http_error(c, status, NULL);
+        rt__conn_http_status(c, status);
     else if (!(c->flags & RT__C_REPLIED))
         rt__conn_http_error(c, 500, NULL); /* the handler neither answered nor held */
 }
@@ -733,14 +932,22 @@ static void rt__conn_input(rt_conn *c)
     size_t used;
     if (c->flags & (RT__C_LINGER | RT__C_SHUT))
         used = c->rlen; /* closing: input no longer matters */
-    else if (c->kind == RT_CONN_HTTP)
+    else if (c->kind == RT_CONN_HTTP) {
         used = rt__conn_http_input(c);
-    else if (c->kind == RT_CONN_WS)
-        used = rt__conn_ws_input(c);
+        /* Frames may follow the upgrade request in the same read, and no
+         * more bytes may ever come to wake us for them. */
+        if (c->kind == RT_CONN_WS && !(c->flags & RT__C_DEAD))
+            used = rt__conn_ws_input(c, used);
+    } else if (c->kind == RT_CONN_WS)
+        used = rt__conn_ws_input(c, 0);
     else
         used = c->rlen;
     if (c->flags & RT__C_DEAD)
         return;
+    /* The codec failed the connection: drop the rest too, or it would fill
+     * the buffer, stop the reads and end in a reset instead of a close. */
+    if (c->flags & (RT__C_LINGER | RT__C_SHUT))
+        used = c->rlen;
     if (c->kind == RT_CONN_WS && c->rlen > used && used == 0 && c->rlen == c->rcap) {
         rt__conn_ws_fail(c, RT_WS_CLOSE_PROTOCOL); /* cannot happen with a sane parser */
         return;
@@ -797,21 +1004,26 @@ static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
 
 /* ---- Accepting ------------------------------------------------------------- */
 
-static void rt__conn_new(rt_server *srv, int fd, int reject)
+/* reject is 0, or RT__C_REJECT (over max_conns: 503) or RT__C_RATED (over
+ * accept_rate: 429); a few such connections are kept to read their request
+ * and answer it, beyond that they are closed at once. */
+static void rt__conn_new(rt_server *srv, int fd, uint16_t reject)
 {
-    rt_conn *c = (rt_conn *)rt_alloc(srv->cfg.alloc, sizeof *c);
+    rt_conn *c = NULL;
     int one = 1;
+    if (!reject || srv->nreject < RT__SRV_REJECT_EXTRA)
+        c = rt__srv_conn_alloc(srv);
     if (!c || rt__srv_set_nonblock(fd) < 0 ||
         rt_loop_add(srv->loop, fd, RT_IO_READ, rt__conn_on_io, c) != RT_OK) {
-        rt_free(srv->cfg.alloc, c, sizeof *c);
+        if (c)
+            rt__srv_conn_dealloc(srv, c);
         close(fd);
         return;
     }
-    memset(c, 0, sizeof *c);
     c->srv = srv;
     c->fd = fd;
     c->kind = RT_CONN_HTTP;
-    c->flags = reject ? RT__C_REJECT : 0;
+    c->flags = reject;
     rt_room_member_init(&c->member, c);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c->next = srv->conns;
@@ -826,6 +1038,49 @@ static void rt__conn_new(rt_server *srv, int fd, int reject)
     rt__conn_http_reset(c);
 }
 
+struct rt__accept_slot {
+    uint32_t key;    /* hash of the source address, 0 = free */
+    uint32_t second; /* the one-second window being counted */
+    uint32_t count;
+};
+
+/* FNV-1a over the address bytes (not the port): one source, one counter. */
+static uint32_t rt__srv_addr_key(const struct sockaddr_storage *ss)
+{
+    const unsigned char *p;
+    size_t i, n;
+    uint32_t h = 2166136261u;
+    if (ss->ss_family == AF_INET6) {
+        p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+        n = 16;
+    } else {
+        p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
+        n = 4;
+    }
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h | 1u;
+}
+
+/* 1 when this source has opened more than accept_rate connections in the
+ * current second. Sources that share a slot share a count: the table stays
+ * small and fixed, and a collision can only make the limit stricter. */
+static int rt__srv_over_rate(rt_server *srv, const struct sockaddr_storage *ss)
+{
+    struct rt__accept_slot *s;
+    uint32_t key, second = (uint32_t)(srv->loop->now / 1000);
+    if (!srv->accept_slots)
+        return 0;
+    key = rt__srv_addr_key(ss);
+    s = &srv->accept_slots[key % RT_ACCEPT_SLOTS];
+    if (s->key != key || s->second != second) {
+        s->key = key;
+        s->second = second;
+        s->count = 0;
+    }
+    return ++s->count > srv->cfg.accept_rate;
+}
+
 static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user)
 {
     rt_server *srv = (rt_server *)user;
@@ -833,7 +1088,9 @@ static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user
     (void)loop;
     (void)events;
     for (i = 0; i < RT__SRV_ACCEPT_BATCH; i++) {
-        int cfd = accept(fd, NULL, NULL);
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int cfd = accept(fd, (struct sockaddr *)&ss, &len);
         if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
             /* Out of descriptors: stop listening until a connection closes,
              * or the pending connection would wake us up forever. */
@@ -843,12 +1100,12 @@ static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user
         }
         if (cfd < 0)
             return; /* EAGAIN, or a transient error such as ECONNABORTED */
-        if (srv->nconns < srv->cfg.max_conns)
+        if (rt__srv_over_rate(srv, &ss))
+            rt__conn_new(srv, cfd, RT__C_RATED); /* read its request, answer 429 */
+        else if (srv->nconns < srv->cfg.max_conns)
             rt__conn_new(srv, cfd, 0);
-        else if (srv->nreject < RT__SRV_REJECT_EXTRA)
-            rt__conn_new(srv, cfd, 1); /* read its request, answer 503 */
         else
-            close(cfd);
+            rt__conn_new(srv, cfd, RT__C_REJECT); /* read its request, answer 503 */
     }
 }
 
@@ -1017,19 +1274,21 @@ static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, c
     int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
     int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
                      last ? "Connection: close\r\n" : "");
-    size_t head;
+    size_t head, send = (c->flags & RT__C_HEAD) ? 0 : n; /* RFC 9110 9.3.2 */
     rt_msg *m;
     rt_result r;
     if (k < 0 || (size_t)k >= sizeof hdrs)
         return RT_E_INVAL;
+    /* A HEAD answer has the head a GET would get, Content-Length included,
+     * and no body: the client would read one as the next response. */
     head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
-    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + n);
+    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + send);
     if (!m)
         return RT_E_NOMEM;
     rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
-    if (n)
-        memcpy(m->data + head, body, n);
-    m->len = (uint32_t)(head + n); /* the +1 only held snprintf's NUL */
+    if (send)
+        memcpy(m->data + head, body, send);
+    m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
     r = rt__conn_enqueue(c, m);
     rt_msg_release(m);
     if (last)
@@ -1230,6 +1489,13 @@ rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *
         return RT_E_INVAL;
     if (srv->listen_fd < 0)
         return RT_E_IO;
+    if (srv->cfg.accept_rate) {
+        size_t n = RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot);
+        srv->accept_slots = (struct rt__accept_slot *)rt_alloc(srv->cfg.alloc, n);
+        if (!srv->accept_slots)
+            goto fail;
+        memset(srv->accept_slots, 0, n);
+    }
     if (rt_loop_add(loop, srv->listen_fd, RT_IO_READ, rt__srv_on_accept, srv) != RT_OK)
         goto fail;
     tick = rt__srv_tick_ms(&srv->cfg);
@@ -1240,6 +1506,8 @@ rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *
 fail_del:
     rt_loop_del(loop, srv->listen_fd);
 fail:
+    rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
+    srv->accept_slots = NULL;
     close(srv->listen_fd);
     srv->listen_fd = -1;
     return RT_E_NOMEM;
@@ -1262,12 +1530,17 @@ void rt_server_deinit(rt_server *srv)
     for (c = srv->conns; c; c = next) {
         next = c->next;
         rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
-        rt_free(srv->cfg.alloc, c, sizeof *c);
+        rt__srv_conn_dealloc(srv, c);
     }
+    if (srv->slabs) /* the one block kept with room: every struct is free now */
+        rt_free(srv->cfg.alloc, srv->slabs, sizeof *srv->slabs);
+    srv->slabs = NULL;
     srv->conns = srv->flush = NULL;
     rt__srv_close_listener(srv);
     rt_timer_stop(srv->loop, &srv->tick);
     rt_loop_hook_del(srv->loop, &srv->hook);
+    rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
+    srv->accept_slots = NULL;
     rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
     rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,
                    RT__SRV_QUEUE_MIN * sizeof(rt_msg *));

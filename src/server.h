@@ -48,6 +48,14 @@ extern "C" {
 #ifndef RT_CLOSE_TIMEOUT_MS
 #define RT_CLOSE_TIMEOUT_MS 3000
 #endif
+/* Refusals in a row (rate limited messages) before a 1008 close. */
+#ifndef RT_RATE_STRIKES
+#define RT_RATE_STRIKES 20
+#endif
+/* Slots of the per-source-address table behind accept_rate. */
+#ifndef RT_ACCEPT_SLOTS
+#define RT_ACCEPT_SLOTS 256
+#endif
 /* SSE keep-alive comment interval (0 = none). */
 #ifndef RT_SSE_KEEPALIVE_MS
 #define RT_SSE_KEEPALIVE_MS 15000
@@ -55,6 +63,7 @@ extern "C" {
 
 typedef struct rt_server rt_server;
 typedef struct rt_conn rt_conn;
+typedef struct rt__conn_slab rt__conn_slab; /* private: connection structs, in blocks */
 
 /* A reference-counted, immutable byte buffer: one framed message that any
  * number of connection queues may point to. */
@@ -94,6 +103,10 @@ typedef struct rt_server_callbacks {
     void (*on_close)(rt_conn *c, unsigned code, rt_str reason, void *user);
     /* The connection's queue emptied after it had passed half its cap. */
     void (*on_drain)(rt_conn *c, void *user);
+    /* A WebSocket message was refused by the rate limit (and dropped); the
+     * bucket has room again in retry_after_ms. After RT_RATE_STRIKES
+     * refusals in a row the connection is closed with 1008. NULL: drop. */
+    void (*on_rate_limited)(rt_conn *c, uint32_t retry_after_ms, void *user);
     /* A held request (rt_conn_hold) reached its timeout: reply to it now.
      * NULL: the server answers 204 No Content. */
     void (*on_hold_timeout)(rt_conn *c, void *user);
@@ -106,6 +119,19 @@ typedef struct rt_server_config {
     rt_server_callbacks cb;
     void *user;                  /* passed to every callback */
     const char *const *subprotocols; /* NULL-terminated, offered in order; may be NULL */
+    /* Origins accepted besides the request's own (an Origin whose host is
+     * the Host header), e.g. "https://app.example". NULL-terminated; may be
+     * NULL; "*" accepts any. A request carrying another Origin gets 403,
+     * which stops cross-site WebSocket hijacking and cross-site posts. */
+    const char *const *origins;
+    /* Token buckets per connection on incoming WebSocket messages: messages
+     * per second and bytes per second, each with one second of burst
+     * (0 = no limit, the default). */
+    uint32_t rate_msgs;
+    uint32_t rate_bytes;
+    /* New connections per source address per second (0 = no limit); over
+     * it a connection is answered 429 with Retry-After. */
+    uint32_t accept_rate;
     /* Limits and timeouts: 0 takes the RT_* default. */
     size_t max_conns;
     size_t max_message;
@@ -229,6 +255,8 @@ struct rt_server {
     void *queue_pool;            /* free queue arrays */
     size_t queue_pool_len;
     rt_loop_hook hook;           /* runs the flush list once per loop step */
+    struct rt__accept_slot *accept_slots; /* accept_rate bookkeeping, or NULL */
+    rt__conn_slab *slabs;        /* blocks of connection structs with a free one */
 };
 
 #ifdef __cplusplus
