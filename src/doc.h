@@ -9,8 +9,33 @@
    and a plain #include "rt.h" everywhere else. C99 or C++11; nothing is
    needed at run time beyond libc (and POSIX sockets for the I/O layer).
 
-QUICK START: the sans-IO core in your own loop (answer a WebSocket handshake
-and read frames from bytes you received however you like)
+QUICK START: a WebSocket echo server and an SSE stream (see examples/)
+
+       #define RT_IMPLEMENTATION
+       #include "rt.h"
+
+       static void on_message(rt_conn *c, int opcode, rt_str data, void *user)
+       {
+           rt_conn_send(c, opcode, data.p, data.n);         // echo it back
+       }
+       static int on_http(rt_conn *c, const rt_http_request *req, rt_str body, void *user)
+       {
+           if (!rt_str_eq(req->path, rt_str_c("/events"))) return 404;
+           rt_conn_sse_start(c, NULL);                      // text/event-stream
+           rt_conn_sse_send(c, "hello", NULL, "world", 5);  // event: hello / data: world
+           return 0;
+       }
+       int main(void)
+       {
+           rt_loop loop; rt_server srv; rt_server_config cfg = {0};
+           cfg.port = 8080;
+           cfg.cb.on_message = on_message;
+           cfg.cb.on_http = on_http;
+           if (rt_loop_init(&loop, NULL) || rt_server_init(&srv, &loop, &cfg)) return 1;
+           return rt_loop_run(&loop);                       // ws://host:8080/, /events
+       }
+
+SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
        rt_http_parser hp = {0};
        rt_http_request req;
@@ -32,9 +57,11 @@ and read frames from bytes you received however you like)
        else if (used >= 0 && ev.type == RT_WS_EV_DATA) got_piece(ev.opcode, ev.data, ev.fin);
 
 TABLE OF CONTENTS
-       FEATURES, DOES NOT, OPTIONS, MEMORY, ERRORS, LIMITS, THREADING,
-       ON WEBSOCKETS; then the declarations by layer: core, sha1, b64, utf8,
-       http, ws; then the implementation.
+       FEATURES, DOES NOT, OPTIONS, SWITCHES, MEMORY, ERRORS, LIMITS,
+       THREADING, ON WEBSOCKETS, ON SSE AND ROOMS, ON THE WIRE PROTOCOL; then
+       the declarations by layer: core; sha1, b64, utf8; http, ws, json, sse;
+       room, presence; loop, server, pubsub, proto; then the implementation.
+       grep for "// >>name" to jump to a module.
 
 FEATURES
        - SHA-1 (FIPS 180-4) and strict base64 (RFC 4648), endian-neutral.
@@ -58,9 +85,24 @@ FEATURES
        - Presence: users online per room across several connections each,
          join/leave announced once with a reconnect grace period (no flapping),
          typing indicators that expire, deadlines in a heap (tick is O(due)).
+       - A server: IPv4/IPv6, keep-alive HTTP, WebSocket upgrade with an
+         origin/auth hook, SSE streams, held requests for long polling;
+         broadcast frames built once and shared by reference count; one
+         sendmsg() per connection per loop step; backpressure with a stated
+         policy; heartbeats; slowloris, idle and close timeouts; a connection
+         cap answered 503; Origin allow-list (403); per-connection rate
+         limits and per-address connection rate (429); graceful shutdown.
+       - Rooms over every transport (rt_pubsub): publish once, encoded once
+         per transport, recovery by position over WebSocket, SSE
+         (Last-Event-ID) and long polling.
+       - The JSON wire protocol of docs/PROTOCOL.md (rt_proto) over WebSocket
+         and SSE + POST: rooms, history, presence, typing, auth, errors.
 
-rt.h DOES NOT
+rt.h DOES NOT (yet)
        - do TLS: put it behind a TLS terminator (stunnel, nginx, a TLS chip).
+       - scale out over Redis: the RESP client and bridge are not written yet;
+         one process serves all rooms.
+       - include a WebSocket client for devices, or CRDTs.
        - implement permessage-deflate or any other WebSocket extension.
        - parse HTTP responses, chunked request bodies or HTTP/2.
 
@@ -112,11 +154,22 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        Limits can be lowered at run time: parser structs (max_*),
        rt_rooms_settings, rt_presence_settings, rt_server_config.
 
+SWITCHES
+       RT_NO_IO      leave out the loop, server, rooms-over-transports and
+                     protocol: only the sans-IO core and the data models
+                     (for a device with its own network stack).
+
 MEMORY
-       The caller owns every object (parsers, requests) as a plain struct; the
-       codecs never allocate. Views (rt_str) point into the caller's buffers
-       and live as long as those bytes do. Where rt.h allocates, it goes
-       through an rt_allocator given in a config, or RT_MALLOC/RT_FREE.
+       The caller owns every object (parsers, loop, server, rooms) as a plain
+       struct; the codecs never allocate. Views (rt_str) point into the
+       caller's buffers and live as long as those bytes do. Where rt.h
+       allocates, it goes through an rt_allocator given in a config, or
+       RT_MALLOC/RT_FREE. An idle connection holds only its rt_conn: read
+       buffers and queue rings come from per-server pools while data flows.
+       An outgoing message is one rt_msg, reference counted and shared by
+       every queue it is in. Per-connection queues are capped (backpressure:
+       over max_pending for pending_grace_ms, or at the hard cap, the
+       connection is closed with 1008).
 
 ERRORS
        Functions return rt_result: RT_OK (0), a byte count, or a negative
@@ -130,12 +183,29 @@ LIMITS
        before anything is allocated or copied.
 
 THREADING
-       No global mutable state. Distinct objects may be used from distinct
-       threads; one object must not be used from two threads at once.
+       No global mutable state. A loop and everything on it (server, rooms,
+       protocol) belong to one thread. The one exception is rt_loop_post(),
+       which any thread, or a signal handler, may call to run a function on
+       the loop's thread. Two loops in one process are independent.
 
 ON WEBSOCKETS
        rt_ws_parse() delivers data messages in pieces as bytes arrive (the
        caller reassembles if it wants whole messages) and control frames
        whole. Text is validated as UTF-8 across fragments and fails as soon
-       as a byte makes it invalid, not at the end of the message.
+       as a byte makes it invalid, not at the end of the message. The server
+       reassembles messages and hands whole ones to on_message, zero-copy
+       when a message arrived in one read.
+
+ON SSE AND ROOMS
+       A room message gets a position "<epoch hex>-<offset>": the SSE id,
+       the long-poll "since", the protocol's "pos". A subscriber that comes
+       back with its last position gets exactly the messages it missed, in
+       order, then the live stream; if the history (RT_ROOM_HISTORY_*) no
+       longer reaches back, or the epoch changed (a restart), it is told
+       recovered = false with the current position.
+
+ON THE WIRE PROTOCOL
+       docs/PROTOCOL.md specifies it; examples/web/rt.js is a browser client
+       and examples/03_chat.c shows the wiring: forward on_upgrade, on_open,
+       on_message, on_close, on_rate_limited and the /rt/ paths of on_http.
 */

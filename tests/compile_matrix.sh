@@ -53,6 +53,25 @@ else
     echo "not ok $n - gcc-c99-rt-static"; sed 's/^/#   /' "$out/static.log"; fail=$((fail + 1))
 fi
 
+# The quick starts in rt.h's manual and in README.md must compile as shown.
+quick() {
+    local name=$1 src=$2
+    n=$((n + 1))
+    if [ -s "$src" ] && grep -q main "$src" &&
+       gcc -std=c99 -Wall -Wextra -Wno-unused-parameter -Werror -I. -c -o "$out/$name.o" \
+           -x c "$src" >"$out/$name.log" 2>&1; then
+        echo "ok $n - $name"; pass=$((pass + 1))
+    else
+        echo "not ok $n - $name"; sed 's/^/#   /' "$out/$name.log" | head -20; fail=$((fail + 1))
+    fi
+}
+sed -n '/^QUICK START/,/^SANS-IO/p' rt.h | sed '1d;$d' | sed 's/^       //' \
+    >"$out/manual_quick.c"
+quick manual-quick-start-compiles "$out/manual_quick.c"
+sed -n '/^## Quick start/,/^## /p' README.md | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' \
+    >"$out/readme_quick.c"
+quick readme-quick-start-compiles "$out/readme_quick.c"
+
 if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"
 else echo "$pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]
