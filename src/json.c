@@ -469,6 +469,23 @@ static rt_result rt__json_literal(rt__json_p *p, unsigned char c)
     return RT_OK;
 }
 
+/* ':' after a member name, or ',' after a value in a container. After a
+ * ',' neither next state takes a closing bracket: no trailing commas. */
+static rt_result rt__json_separator(rt__json_p *p, unsigned char c)
+{
+    if (p->want == RT__JSON_COLON) {
+        if (c != ':')
+            return RT_E_PROTO;
+        p->want = RT__JSON_MEMBER;
+    } else {
+        if (c != ',')
+            return RT_E_PROTO;
+        p->want = p->doc->toks[p->parent].type == RT_JSON_OBJECT ? RT__JSON_KEY : RT__JSON_VALUE;
+    }
+    p->i++;
+    return RT_OK;
+}
+
 /* Takes the next non-blank byte, which the state must allow. */
 static rt_result rt__json_step(rt__json_p *p)
 {
@@ -477,17 +494,8 @@ static rt_result rt__json_step(rt__json_p *p)
     if ((c == ']' || c == '}') && (w == RT__JSON_COMMA_OR_END || w == RT__JSON_VALUE_OR_END
                                    || w == RT__JSON_KEY_OR_END))
         return rt__json_close(p, c);
-    if (w == RT__JSON_COMMA_OR_END || w == RT__JSON_COLON) {
-        if (c != (w == RT__JSON_COLON ? ':' : ','))
-            return RT_E_PROTO;
-        p->i++;
-        if (w == RT__JSON_COLON)
-            p->want = RT__JSON_MEMBER;
-        else
-            p->want = p->doc->toks[p->parent].type == RT_JSON_OBJECT ? RT__JSON_KEY
-                                                                      : RT__JSON_VALUE;
-        return RT_OK;
-    }
+    if (w == RT__JSON_COMMA_OR_END || w == RT__JSON_COLON)
+        return rt__json_separator(p, c);
     if (w == RT__JSON_DONE || ((w == RT__JSON_KEY || w == RT__JSON_KEY_OR_END) && c != '"'))
         return RT_E_PROTO; /* trailing bytes; a member name that is not a string */
     if (c == '{' || c == '[')
