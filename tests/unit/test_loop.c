@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WATCHDOG_S 120
+#define WATCHDOG_S 60
 
 static void make_pipe(int p[2])
 {
@@ -624,7 +624,9 @@ RT_TEST(the_wait_is_the_shorter_of_the_callers_and_the_next_timers)
     tg.started = loop.now;
     tg.after = 30;
     CHECK_EQ(rt_timer_start(&loop, &t, 30, 0, on_tagged, &tg), RT_OK); /* restart */
-    step_until(&loop, &o.n, 1); /* -1: the timer's 30 ms is shorter */
+    /* -1: the timer's 30 ms is shorter, and the step that waited runs it */
+    CHECK_EQ(rt_loop_step(&loop, -1), 1);
+    CHECK_EQ(o.n, 1);
     CHECK(!tg.late);
     CHECK_EQ(loop._heap_len, 0);
     rt_loop_deinit(&loop);
@@ -652,6 +654,117 @@ RT_TEST(run_returns_after_stop)
     rt_timer_stop(&loop, &t);
     rt_loop_deinit(&loop);
     alarm(0);
+}
+
+/* ---- hooks --------------------------------------------------------------- */
+
+typedef struct trace {
+    char log[32];
+    int n;
+    int fd_to_wake; /* a hook writes one byte here the first time it runs */
+} trace;
+
+static void trace_put(trace *t, char c)
+{
+    if (t->n < (int)sizeof t->log - 1)
+        t->log[t->n++] = c;
+}
+
+static void on_trace_io(rt_loop *loop, int fd, unsigned events, void *user)
+{
+    char c;
+    (void)loop;
+    (void)events;
+    CHECK_EQ(read(fd, &c, 1), 1);
+    trace_put((trace *)user, 'I');
+}
+
+static void on_trace_timer(rt_loop *loop, void *user)
+{
+    (void)loop;
+    trace_put((trace *)user, 'T');
+}
+
+static void on_trace_hook(rt_loop *loop, void *user)
+{
+    trace *t = (trace *)user;
+    (void)loop;
+    trace_put(t, 'H');
+    if (t->fd_to_wake >= 0) {
+        put_byte(t->fd_to_wake);
+        t->fd_to_wake = -1;
+    }
+}
+
+/* The hook writes before the wait, so the step does not sleep on output the
+ * hook has just made; then the fd, the timer, and the hook again. */
+RT_TEST(hooks_run_before_the_wait_and_after_the_callbacks)
+{
+    rt_loop loop;
+    rt_loop_hook h;
+    rt_timer t;
+    trace tr;
+    int p[2];
+    alarm(WATCHDOG_S);
+    memset(&tr, 0, sizeof tr);
+    memset(&t, 0, sizeof t);
+    CHECK_EQ(rt_loop_init(&loop, NULL), RT_OK);
+    make_pipe(p);
+    tr.fd_to_wake = p[1];
+    CHECK_EQ(rt_loop_add(&loop, p[0], RT_IO_READ, on_trace_io, &tr), RT_OK);
+    CHECK_EQ(rt_timer_start(&loop, &t, 0, 0, on_trace_timer, &tr), RT_OK);
+    rt_loop_hook_add(&loop, &h, on_trace_hook, &tr);
+    rt_loop_hook_add(&loop, &h, on_trace_hook, &tr); /* again: still once */
+    CHECK_EQ(rt_loop_step(&loop, -1), 2);
+    CHECK_STR(tr.log, "HITH");
+    rt_loop_hook_del(&loop, &h);
+    rt_loop_hook_del(&loop, &h); /* twice: a no-op */
+    CHECK_EQ(rt_loop_step(&loop, 0), 0);
+    CHECK_STR(tr.log, "HITH");
+    rt_loop_deinit(&loop);
+    close_pipe(p);
+    alarm(0);
+}
+
+typedef struct hooks3 {
+    rt_loop_hook h[3];
+    int runs[3];
+} hooks3;
+
+static void on_hook_quit(rt_loop *loop, void *user)
+{
+    hooks3 *k = (hooks3 *)user;
+    k->runs[1]++;
+    rt_loop_hook_del(loop, &k->h[1]); /* removes itself while hooks run */
+}
+
+static void on_hook_count0(rt_loop *loop, void *user)
+{
+    (void)loop;
+    ((hooks3 *)user)->runs[0]++;
+}
+
+static void on_hook_count2(rt_loop *loop, void *user)
+{
+    (void)loop;
+    ((hooks3 *)user)->runs[2]++;
+}
+
+RT_TEST(a_hook_removing_itself_leaves_the_others_running)
+{
+    rt_loop loop;
+    hooks3 k;
+    memset(&k, 0, sizeof k);
+    CHECK_EQ(rt_loop_init(&loop, NULL), RT_OK);
+    rt_loop_hook_add(&loop, &k.h[0], on_hook_count0, &k);
+    rt_loop_hook_add(&loop, &k.h[1], on_hook_quit, &k);
+    rt_loop_hook_add(&loop, &k.h[2], on_hook_count2, &k);
+    CHECK_EQ(rt_loop_step(&loop, 0), 0);
+    CHECK_EQ(rt_loop_step(&loop, 0), 0);
+    CHECK_EQ(k.runs[0], 4); /* before and after the wait, two steps */
+    CHECK_EQ(k.runs[1], 1);
+    CHECK_EQ(k.runs[2], 4);
+    rt_loop_deinit(&loop);
 }
 
 /* ---- the heap under 10,000 timers ----------------------------------------- */
