@@ -573,7 +573,8 @@ static rt_proto_conn *rt__proto_conn_new(rt_proto *p, rt_conn *c, const char *us
     pc->p = p;
     pc->c = c;
     memcpy(pc->user, user, strlen(user) + 1);
-    snprintf(pc->session, sizeof pc->session, "s%p", (void *)pc);
+    /* a counter, not the address: that would tell clients where the heap is */
+    snprintf(pc->session, sizeof pc->session, "s%llu", (unsigned long long)++p->_sessions);
     pc->next = p->conns;
     if (p->conns)
         p->conns->prev = pc;

@@ -52,6 +52,7 @@ typedef struct rt_proto {
     rt_timer tick;            /* pings, presence and typing expiry */
     rt_proto_conn *conns;     /* every client, WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
+    uint64_t _sessions;       /* server-chosen session ids so far */
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
