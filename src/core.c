@@ -50,6 +50,20 @@ int rt_str_ieq(rt_str a, rt_str b)
     return 1;
 }
 
+int rt_str_is_name(rt_str s, size_t max)
+{
+    size_t i;
+    if (s.n == 0 || s.n > max)
+        return 0;
+    for (i = 0; i < s.n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '@' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 /* The allocator hooks: a per-object rt_allocator wins, otherwise the
  * compile-time RT_MALLOC family (libc unless the user overrides it). */
 void *rt_alloc(const rt_allocator *a, size_t n)

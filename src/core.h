@@ -74,6 +74,9 @@ RT_API rt_str rt_str_c(const char *s);
 RT_API int rt_str_eq(rt_str a, rt_str b);
 /* 1 when a and b are equal ignoring ASCII case, 0 otherwise. */
 RT_API int rt_str_ieq(rt_str a, rt_str b);
+/* 1 when s is 1..max bytes of [A-Za-z0-9_.:@-], the alphabet of room names,
+ * user ids and session ids (safe in URLs, JSON and log lines), else 0. */
+RT_API int rt_str_is_name(rt_str s, size_t max);
 
 /* ---- Allocator ---------------------------------------------------------------
  * rt.h allocates only growable buffers. By default it uses RT_MALLOC/RT_FREE

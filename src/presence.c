@@ -79,22 +79,9 @@ static uint64_t rt__presence_after(uint64_t now, uint64_t ms)
 
 /* ---- Names and hashes ------------------------------------------------------ */
 
-static int rt__presence_id_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-}
-
 int rt_presence_id_valid(rt_str id)
 {
-    size_t i;
-    if (id.n == 0 || id.n > RT_PRESENCE_MAX_ID)
-        return 0;
-    for (i = 0; i < id.n; i++) {
-        if (!rt__presence_id_char((unsigned char)id.p[i]))
-            return 0;
-    }
-    return 1;
+    return rt_str_is_name(id, RT_PRESENCE_MAX_ID);
 }
 
 /* FNV-1a (32-bit) continued from h. Not a keyed hash: the seeded basis only

@@ -268,7 +268,7 @@ static void rt__proto_on_connect(rt__proto_req *rq)
     size_t n = 0, tn = 0;
     int t = rt_json_get(&rq->doc, 0, "token");
     if (!rt__proto_str(rq, "session", session, sizeof session, &n) ||
-        !rt_room_name_valid(rt_str_c(session)) ||
+        !rt_str_is_name(rt_str_c(session), RT_PROTO_MAX_ID) ||
         (t >= 0 && !rt__proto_str(rq, "token", token, sizeof token, &tn))) {
         rt__proto_error(rq, "bad_request", "\"session\" (1-64 of [A-Za-z0-9_.:@-]) is required");
         return;
@@ -676,7 +676,7 @@ int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str bo
         return 404;
     session.p = buf;
     session.n = n > 0 ? (size_t)n : 0;
-    if (!rt_room_name_valid(session))
+    if (!rt_str_is_name(session, RT_PROTO_MAX_ID))
         return 400;
     if (sse)
         return rt_str_eq(req->method, rt_str_c("GET")) ? rt__proto_sse(p, c, req, session) : 405;

@@ -29,6 +29,27 @@ RT_TEST(str_views_compare_by_bytes_and_ignoring_case)
     CHECK(!rt_str_ieq(rt_str_c("@"), rt_str_c("`")));
 }
 
+RT_TEST(names_are_1_to_max_bytes_of_the_name_alphabet)
+{
+    char all[256];
+    int c, ok = 0;
+    CHECK(rt_str_is_name(rt_str_c("lobby"), 64));
+    CHECK(rt_str_is_name(rt_str_c("a-b_c.d:e@f09AZ"), 64));
+    CHECK(!rt_str_is_name(rt_str_c(""), 64));
+    CHECK(rt_str_is_name(rt_str_c("abcd"), 4));
+    CHECK(!rt_str_is_name(rt_str_c("abcde"), 4));
+    CHECK(!rt_str_is_name(rt_str_c("a b"), 64));
+    CHECK(!rt_str_is_name(rt_str_c("a/b"), 64));
+    for (c = 1; c < 256; c++) { /* exactly 26 + 26 + 10 + 5 bytes pass */
+        rt_str s;
+        all[0] = (char)c;
+        s.p = all;
+        s.n = 1;
+        ok += rt_str_is_name(s, 64);
+    }
+    CHECK_EQ(ok, 67);
+}
+
 static size_t counted_live;
 static void *counting_alloc(void *user, size_t n)
 {
