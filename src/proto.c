@@ -8,6 +8,7 @@ struct rt_proto_conn {
     rt_proto_conn *prev, *next;  /* every client of p */
     void *app;                   /* reserved for the application */
     uint16_t errors;             /* malformed requests so far */
+    uint8_t started;             /* a request other than connect was handled */
     char user[RT_PROTO_MAX_ID + 1];
     char session[RT_PROTO_MAX_ID + 1];
 };
@@ -273,6 +274,12 @@ static void rt__proto_on_connect(rt__proto_req *rq)
         rt__proto_error(rq, "bad_request", "\"session\" (1-64 of [A-Za-z0-9_.:@-]) is required");
         return;
     }
+    if (rq->pc->started || (rt_conn_kind(rq->pc->c) == RT_CONN_SSE &&
+                            strcmp(session, rq->pc->session) != 0)) {
+        rt__proto_error(rq, "bad_request",
+                        "connect comes first, and an SSE stream keeps its session");
+        return;
+    }
     if (t >= 0 && p->cfg.auth) {
         rt_str tok;
         tok.p = token;
@@ -493,6 +500,8 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
     for (i = 0; i < sizeof rt__proto_handlers / sizeof rt__proto_handlers[0]; i++) {
         if (rt_json_eq(&rq.doc, type, rt__proto_handlers[i].type)) {
             rt__proto_handlers[i].fn(&rq);
+            if (rt__proto_handlers[i].fn != rt__proto_on_connect)
+                pc->started = 1;
             return;
         }
     }
@@ -641,6 +650,8 @@ static int rt__proto_sse(rt_proto *p, rt_conn *c, const rt_http_request *req, rt
     int status = rt__proto_auth(p, req, user);
     if (status != 0)
         return status;
+    if (old && strcmp(old->user, user) != 0)
+        return 403; /* a session belongs to the user who opened it */
     if (old)
         rt_conn_close(old->c, RT_WS_CLOSE_NORMAL, NULL); /* replaced by this one */
     if (rt_conn_sse_start(c, NULL) != RT_OK || !(pc = rt__proto_conn_new(p, c, user)))
@@ -652,13 +663,30 @@ static int rt__proto_sse(rt_proto *p, rt_conn *c, const rt_http_request *req, rt
 }
 
 /* POST /rt/send?session=S: one client message; replies go on the stream. */
-static int rt__proto_send_post(rt_proto *p, rt_conn *c, rt_str session, rt_str body)
+/* Each POST carries the token again (a session id alone proves nothing) and
+ * is charged to the stream's rate limits, as a WebSocket message would be. */
+static int rt__proto_send_post(rt_proto *p, rt_conn *c, const rt_http_request *req,
+                               rt_str session, rt_str body)
 {
     static const char no_session[] =
         "{\"type\":\"error\",\"code\":\"no_session\",\"message\":\"open /rt/sse first\"}";
     rt_proto_conn *pc = rt__proto_find_session(p, session);
+    char user[RT_PROTO_MAX_ID + 1], retry[48];
+    uint32_t ms = 0;
+    int status;
     if (!pc) {
         rt_conn_reply(c, 404, "application/json", no_session, sizeof no_session - 1, NULL);
+        return 0;
+    }
+    status = rt__proto_auth(p, req, user);
+    if (status != 0)
+        return status;
+    if (strcmp(user, pc->user) != 0)
+        return 403;
+    if (!rt_conn_rate_check(pc->c, body.n, &ms)) {
+        snprintf(retry, sizeof retry, "Retry-After: %u\r\n", (unsigned)(ms + 999) / 1000);
+        rt_conn_reply(c, 429, NULL, NULL, 0, retry);
+        rt_proto_rate_limited(p, pc->c, ms); /* and the error on the stream */
         return 0;
     }
     rt_conn_reply(c, 202, "application/json", "{}", 2, NULL);
@@ -680,8 +708,9 @@ int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str bo
         return 400;
     if (sse)
         return rt_str_eq(req->method, rt_str_c("GET")) ? rt__proto_sse(p, c, req, session) : 405;
-    return rt_str_eq(req->method, rt_str_c("POST")) ? rt__proto_send_post(p, c, session, body)
-                                                     : 405;
+    if (!rt_str_eq(req->method, rt_str_c("POST")))
+        return 405;
+    return rt__proto_send_post(p, c, req, session, body);
 }
 
 /* ---- Set-up and the tick ----------------------------------------------------------- */

@@ -21,9 +21,9 @@ extern "C" {
 #ifndef RT_PROTO_MAX_ERRORS
 #define RT_PROTO_MAX_ERRORS 20
 #endif
-/* JSON tokens one request may hold. */
+/* JSON tokens one request may hold (enough for any 256-byte "info"). */
 #ifndef RT_PROTO_MAX_TOKENS
-#define RT_PROTO_MAX_TOKENS 64
+#define RT_PROTO_MAX_TOKENS 160
 #endif
 /* Longest user id, session id and request id. */
 #define RT_PROTO_MAX_ID 64

@@ -612,6 +612,15 @@ static int rt__conn_rate_ok(rt_conn *c, size_t n, uint32_t *retry)
     return 1;
 }
 
+int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms)
+{
+    uint32_t retry = 0;
+    int ok = rt__conn_rate_ok(c, n, &retry);
+    if (retry_after_ms)
+        *retry_after_ms = retry;
+    return ok;
+}
+
 static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
 {
     rt_server *srv = c->srv;

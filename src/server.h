@@ -193,6 +193,11 @@ RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
 RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
                                      rt_conn *exclude);
 
+/* Charges a message of n bytes that reached c's application by another path
+ * (e.g. a POST on behalf of this SSE stream) to c's rate-limit buckets.
+ * 1 when it may pass, else 0 with *retry_after_ms (may be NULL) set. */
+RT_API int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms);
+
 /* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
  * connection) with code and reason. The connection lingers until the peer
  * answers or close_timeout passes; on_close follows. */
