@@ -113,9 +113,9 @@
         };
     }
 
-    // SSE + POST: the server's messages arrive on an EventSource; each client
-    // message is a POST. Replies come on the stream, or as the POST's response
-    // body (docs/PROTOCOL.md allows it); an error there answers that POST.
+    // SSE + POST: the server's messages, replies included, arrive in order on
+    // an EventSource; each client message is a POST answered 202 {}. Another
+    // answer is an error about that POST (no_session, or an HTTP failure).
     function sseTransport(c, h) {
         const q = "?session=" + encodeURIComponent(c.session) +
             (c.opts.token ? "&token=" + encodeURIComponent(c.opts.token) : "");
@@ -395,9 +395,8 @@
             if (this._rooms.get(room) !== r)
                 return; // left while the join was on its way
             r.joined = true;
-            // After a recovered resume the replay carries the positions (a
-            // reply in a POST's response may even overtake the replay on the
-            // stream); otherwise continue from where the server is now.
+            // After a recovered resume the replayed messages carried the
+            // positions; otherwise continue from where the server is now.
             if ((!resumed || !m.recovered) && !notAfter(m.pos, r.pos))
                 r.pos = m.pos;
             if (resumed)
