@@ -10,6 +10,7 @@
  * Every text and binary message is sent back unchanged, on any path, which
  * makes this the target for conformance suites and the benchmarks. Options
  * (all optional) set the server's limits, so tests can make them small:
+ *   --host ADDR (default 127.0.0.1; 0.0.0.0 or :: to serve the network)
  *   --port N  --max-conns N  --max-pending BYTES  --grace-ms MS
  *   --ping-ms MS  --idle-ms MS  --request-ms MS  --broadcast
  * With --broadcast a message goes to every connection instead (fan-out).
@@ -85,7 +86,8 @@ static void parse_args(int argc, char **argv, rt_server_config *cfg)
         const char *a = argv[i];
         unsigned long v = i + 1 < argc ? strtoul(argv[i + 1], NULL, 10) : 0;
         if (strcmp(a, "--broadcast") == 0) { broadcast = 1; continue; }
-        if (strcmp(a, "--port") == 0) cfg->port = (int)v;
+        if (strcmp(a, "--host") == 0 && i + 1 < argc) cfg->host = argv[i + 1];
+        else if (strcmp(a, "--port") == 0) cfg->port = (int)v;
         else if (strcmp(a, "--max-conns") == 0) cfg->max_conns = v;
         else if (strcmp(a, "--max-pending") == 0) cfg->max_pending = v;
         else if (strcmp(a, "--grace-ms") == 0) cfg->pending_grace_ms = (uint32_t)v;
@@ -105,7 +107,7 @@ int main(int argc, char **argv)
     if (rt_loop_init(&loop, NULL) != RT_OK)
         return 1;
     memset(&cfg, 0, sizeof cfg);
-    cfg.host = "0.0.0.0";
+    cfg.host = "127.0.0.1";
     cfg.port = 8080;
     parse_args(argc, argv, &cfg);
     cfg.cb.on_message = on_message;

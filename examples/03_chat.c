@@ -16,7 +16,8 @@
  *
  * Positions ("<epoch>-<offset>") are opaque: the SSE id, the "pos" of a poll
  * or publish reply all go back as Last-Event-ID or since=. Options, for tests:
- *   --port N --rate-msgs N --rate-bytes N --accept-rate N (0 = no limit) --origin URL
+ *   --host ADDR (default 127.0.0.1) --port N --origin URL
+ *   --rate-msgs N --rate-bytes N --accept-rate N (0 = no limit)
  *   --ping-ms MS --idle-ms MS --heartbeat-ms MS --presence-grace-ms MS --typing-ms MS
  */
 #define RT_IMPLEMENTATION
@@ -202,7 +203,8 @@ static void parse_args(int argc, char **argv, rt_server_config *cfg, rt_proto_co
     for (i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i];
         uint32_t v = (uint32_t)strtoul(argv[i + 1], NULL, 10);
-        if (strcmp(a, "--port") == 0) cfg->port = (int)v;
+        if (strcmp(a, "--host") == 0) cfg->host = argv[i + 1];
+        else if (strcmp(a, "--port") == 0) cfg->port = (int)v;
         else if (strcmp(a, "--rate-msgs") == 0) cfg->rate_msgs = v;
         else if (strcmp(a, "--rate-bytes") == 0) cfg->rate_bytes = v;
         else if (strcmp(a, "--accept-rate") == 0) cfg->accept_rate = v;
@@ -222,7 +224,7 @@ int main(int argc, char **argv)
     rt_proto_config pcfg;
     memset(&cfg, 0, sizeof cfg);
     memset(&pcfg, 0, sizeof pcfg);
-    cfg.host = "0.0.0.0";
+    cfg.host = "127.0.0.1"; /* --host 0.0.0.0 to serve the network */
     cfg.port = 8080;
     cfg.rate_msgs = 100;          /* per connection: 100 messages/s, */
     cfg.rate_bytes = 1024 * 1024; /* 1 MiB/s, */

@@ -1153,8 +1153,12 @@ static void rt__conn_tick(rt_conn *c)
     }
     switch (c->kind) {
     case RT_CONN_HTTP:
-        if (!(c->flags & RT__C_LINGER) && rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
-            rt__conn_http_error(c, 408, NULL); /* slowloris, or an idle keep-alive */
+        if ((c->flags & RT__C_LINGER) || !rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
+            break;
+        if (c->rlen)
+            rt__conn_http_error(c, 408, NULL); /* a request that never finished: slowloris */
+        else
+            rt_conn_close(c, 0, NULL); /* an idle keep-alive: close quietly */
         break;
     case RT_CONN_WS:
         rt__conn_tick_ws(c);

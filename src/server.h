@@ -24,6 +24,9 @@ extern "C" {
 #ifndef RT_CONN_MAX_PENDING
 #define RT_CONN_MAX_PENDING (256u * 1024u)
 #endif
+/* Over max_pending a connection gets RT_CONN_PENDING_GRACE_MS to catch up;
+ * at the hard cap, max_pending + max(max_pending, max_message), it is closed
+ * at once (1008), so one message of the largest size always fits. */
 /* How long a connection may stay over its queue cap before it is closed. */
 #ifndef RT_CONN_PENDING_GRACE_MS
 #define RT_CONN_PENDING_GRACE_MS 5000
