@@ -51,9 +51,11 @@ typedef struct rt_http_parser {
     size_t max_header_bytes;
     size_t max_headers;
     size_t max_body;
-    size_t _scanned;      /* bytes already searched for the end of the head */
-    size_t _line;         /* where the line not yet complete starts */
-    size_t _fields;       /* header lines already checked */
+    /* private; offsets into the head, which is at most INT_MAX bytes (http.c
+     * checks), so 32 bits: every connection embeds a parser */
+    uint32_t _scanned;    /* bytes already searched for the end of the head */
+    uint32_t _line;       /* where the line not yet complete starts */
+    uint32_t _fields;     /* header lines already checked */
 } rt_http_parser;
 
 RT_API void rt_http_parser_init(rt_http_parser *p);
@@ -114,10 +116,11 @@ RT_API const char *rt_http_reason(int status);
 /* Writes a response head: status line, the caller's extra header lines
  * (each ending in \r\n; may be NULL), Content-Type when not NULL,
  * Content-Length: body_len (left out for 1xx, 204 and 304, which never have
- * a body: RFC 9110 8.6), and the blank line. A status outside 100..599 is written as 500. Returns the length
- * needed, like snprintf; writes nothing beyond cap. When it fits, a NUL
- * follows if there is room for it (not counted); when it does not fit, buf
- * holds a truncated prefix without a NUL. */
+ * a body: RFC 9110 8.6), and the blank line. A status outside 100..599 is
+ * written as 500. Returns the length needed, like snprintf; writes nothing
+ * beyond cap. When it fits, a NUL follows if there is room for it (not
+ * counted); when it does not fit, buf holds a truncated prefix without a
+ * NUL. */
 RT_API size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
                                   const char *content_type, size_t body_len);
 

@@ -147,7 +147,8 @@ static void rt__proto_on_presence(void *ctx, const rt_presence_event *ev)
     rt__proto_field_str(&b, "room", ev->room.p, ev->room.n);
     rt__proto_field_str(&b, "user", ev->user.p, ev->user.n);
     if (typing) {
-        rt_jbuf_puts(&b, ev->type == RT_PRESENCE_EV_TYPING_START ? ",\"on\":true" : ",\"on\":false");
+        int on = ev->type == RT_PRESENCE_EV_TYPING_START;
+        rt_jbuf_puts(&b, on ? ",\"on\":true" : ",\"on\":false");
     } else {
         rt__proto_field_str(&b, "event", what, strlen(what));
         rt_jbuf_puts(&b, ",\"info\":");

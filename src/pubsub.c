@@ -212,6 +212,12 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
     rt_msg *m;
     if (c == f->exclude)
         return;
+    if (rt_conn_kind(c) == RT_CONN_HTTP) {
+        /* a held request the server answered itself (no on_hold_timeout):
+         * its connection is plain HTTP again and must get no frames */
+        rt_room_leave(room, mem);
+        return;
+    }
     if (rt_conn_kind(c) == RT_CONN_HELD) {
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
@@ -315,7 +321,8 @@ static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recover
     rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
     rt_jbuf_puts(&b, "{\"room\":");
     rt_jbuf_str(&b, room.p, room.n);
-    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true,\"pos\":" : ",\"recovered\":false,\"pos\":");
+    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true" : ",\"recovered\":false");
+    rt_jbuf_puts(&b, ",\"pos\":");
     rt_jbuf_str(&b, pos, n);
     rt_jbuf_puts(&b, "}");
     /* The marker carries the resume position as its id, so a reconnect after
@@ -332,9 +339,16 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
     rt_room_recovery rec;
     rt_room_pos pos;
     rt_result r;
-    int cut = 0;
-    if (last && last->value.n)
+    int cut = 0, lost = 0;
+    if (last && last->value.n && rt__pubsub_since(last->value, &pos) == RT_OK) {
         since = last->value; /* a reconnecting EventSource says where it was */
+    } else if (last && last->value.n) {
+        /* An id we cannot read (another server, an older format): a 400
+         * would stop the EventSource for good, so start it over from now and
+         * say recovered:false. */
+        since = rt_str_c(NULL);
+        lost = 1;
+    }
     if (!rt_room_name_valid(room) || rt__pubsub_since(since, &pos) != RT_OK)
         return RT_E_INVAL;
     r = rt_conn_sse_start(c, extra_headers);
@@ -350,6 +364,7 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
         rt_room_leave(rec.room, rt_conn_member(c));
         rt_conn_close(c, 0, NULL);
     } else if (r == RT_OK) {
+        rec.recovered = rec.recovered && !lost;
         rt__pubsub_sse_marker(c, room, &rec);
     }
     return r;

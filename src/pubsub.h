@@ -43,7 +43,8 @@ RT_API void rt_pubsub_deinit(rt_pubsub *ps);
 /* Publishes data to room (created if needed, so history is kept even with
  * nobody listening) and delivers it to every subscriber except exclude (may
  * be NULL). *pos (may be NULL) gets the message's position. Returns RT_OK,
- * RT_E_INVAL (bad room name), RT_E_LIMIT or RT_E_NOMEM. */
+ * RT_E_INVAL (bad room name, or data that is not UTF-8: room messages go out
+ * as WebSocket text and JSON strings), RT_E_LIMIT or RT_E_NOMEM. */
 RT_API rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
                                    rt_conn *exclude, rt_room_pos *pos);
 
@@ -60,7 +61,12 @@ RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
  * (plus extra_headers), the messages after `since` (the Last-Event-ID header
  * wins over the since argument), then an "rt.join" event whose id is the
  * position to resume from and whose data is
- * {"room":R,"recovered":true|false,"pos":P}, then live messages. */
+ * {"room":R,"recovered":true|false,"pos":P}, then live messages. A replay
+ * bigger than the connection's queue cap is sent in part and the stream
+ * ended without the marker: the EventSource reconnects with the last id it
+ * got and receives the next part. A Last-Event-ID that is not a position is
+ * treated as "from now" with recovered:false (a 400 would stop the
+ * EventSource for good); a bad since argument is RT_E_INVAL. */
 RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
                                rt_str room, rt_str since, const char *extra_headers);
 
@@ -68,7 +74,8 @@ RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request 
  * recovered:false and the current position when history cannot close the
  * gap), or holds the request until a message arrives or timeout_ms passes
  * (0: RT_POLL_TIMEOUT_MS), then answers with an empty list. The reply's
- * "pos" is what the client sends as `since` next time. */
+ * "pos" is what the client sends as `since` next time; a reply holds at most
+ * max_pending bytes of messages, so a long gap comes in several polls. */
 RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
                                 uint32_t timeout_ms);
 /* The empty answer for a held poll whose time is up:

@@ -295,21 +295,22 @@ rt_result rt_rooms_init(rt_rooms *rs, const rt_rooms_settings *s)
     return RT_OK;
 }
 
-/* splitmix64 (Steele, Lea, Flood 2014): the state steps by an odd constant
- * and the output mix is a bijection, so every room of a registry gets a
- * distinct epoch, and the seed makes them new on every run. 0 is skipped
- * because it means "no position". */
-static uint64_t rt__rooms_new_epoch(rt_rooms *rs)
+/* A new room's epoch: the splitmix64 output mix (Steele, Lea, Flood 2014),
+ * a bijection, of the registry's state and the name's hash, so the seed
+ * makes epochs new on every run and, for one name, each state gives another
+ * epoch. The state steps only when a room that has had messages is freed
+ * (rt__room_free), since its offsets must never be reused under its epoch.
+ * A room freed before its first message comes back with the same epoch:
+ * "<epoch>-0" held by a long poller or an EventSource between two requests
+ * to an idle room stays a position it recovers from, rather than reading as
+ * lost history on every request. 0 is skipped: it means "no position". */
+static uint64_t rt__rooms_new_epoch(const rt_rooms *rs, uint32_t hash)
 {
-    uint64_t z;
-    do {
-        rs->_epoch_state += 0x9e3779b97f4a7c15u;
-        z = rs->_epoch_state;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        z ^= z >> 31;
-    } while (z == 0);
-    return z;
+    uint64_t z = rs->_epoch_state ^ ((uint64_t)hash << 32 | hash);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return z ? z : 1;
 }
 
 /* FNV-1a (32-bit) from a basis mixed with the registry's seed. FNV is not a
@@ -327,22 +328,9 @@ static uint32_t rt__rooms_hash(const rt_rooms *rs, rt_str name)
     return h;
 }
 
-static int rt__room_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-}
-
 int rt_room_name_valid(rt_str name)
 {
-    size_t i;
-    if (name.n == 0 || name.n > RT_ROOM_MAX_NAME)
-        return 0;
-    for (i = 0; i < name.n; i++) {
-        if (!rt__room_name_char((unsigned char)name.p[i]))
-            return 0;
-    }
-    return 1;
+    return rt_str_is_name(name, RT_ROOM_MAX_NAME);
 }
 
 rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name)
@@ -403,9 +391,9 @@ static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
     p[name.n] = '\0';
     r->name.p = p;
     r->name.n = name.n;
-    r->pos.epoch = rt__rooms_new_epoch(rs);
     r->_rs = rs;
     r->_hash = rt__rooms_hash(rs, name);
+    r->pos.epoch = rt__rooms_new_epoch(rs, r->_hash);
     r->_next = rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
     rs->_buckets[r->_hash & (rs->_n_buckets - 1)] = r;
     rs->n_rooms++;
@@ -435,6 +423,8 @@ static void rt__room_free(rt_room *r)
         rt__room_pop(r);
     rt_free(a, r->_ring, r->_ring_cap * sizeof *r->_ring);
     rt_free(a, r->_slots, r->_cap_slots * sizeof *r->_slots);
+    if (r->pos.offset > 0)
+        rs->_epoch_state += 0x9e3779b97f4a7c15u; /* the next room of this name: a new epoch */
     rs->n_rooms--;
     rt_free(a, r, sizeof *r + r->name.n + 1);
 }

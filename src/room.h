@@ -58,8 +58,10 @@ extern "C" {
 /* ---- Positions ---------------------------------------------------------------
  * Where a message sits in a room's history. offset counts the room's
  * messages from 1; the epoch is a random-looking 64-bit value that changes
- * whenever a room's history starts over (a new room, or a restart), so an
- * offset is only comparable within one epoch. epoch 0 means "no position":
+ * whenever a room's history starts over (a room recreated after it held
+ * messages, or a restart), so an offset is only comparable within one epoch;
+ * a room freed before its first message comes back with the same epoch, so
+ * an idle room polled over and over does not look like a new one. epoch 0 means "no position":
  * read from now on. As a string: "<epoch in lowercase hex>-<offset in
  * decimal>", no leading zeros, e.g. "9f3a2c1b7d4e5f60-42"; the empty string
  * is the no-position. It is safe in an SSE id, a URL and JSON unescaped. */

@@ -778,6 +778,37 @@ RT_TEST(epochs_differ_per_room_and_per_seed)
     rt_rooms_deinit(&c);
 }
 
+RT_TEST(a_room_freed_before_any_message_keeps_its_epoch)
+{
+    rt_rooms_settings s = settings(NULL);
+    rt_rooms rs;
+    rt_room_member m;
+    rt_room *r;
+    uint64_t e1, e2, e3;
+    s.history_max_age_ms = 0;
+    CHECK_EQ(rt_rooms_init(&rs, &s), RT_OK);
+    rt_room_member_init(&m, NULL);
+    /* an idle room that comes and goes (a long poll on it) keeps one epoch */
+    CHECK_EQ(rt_room_join(&rs, S("idle"), &m, &r), RT_OK);
+    e1 = r->pos.epoch;
+    CHECK_EQ(rt_room_leave(r, &m), RT_OK);
+    CHECK_EQ(rs.n_rooms, 0);
+    CHECK_EQ(rt_room_join(&rs, S("idle"), &m, &r), RT_OK);
+    e2 = r->pos.epoch;
+    CHECK(e1 == e2);
+    /* once it held messages, its next life is a new epoch: the old offsets
+     * must never name new messages */
+    CHECK_EQ(rt_room_publish(r, "a", 1, 0, NULL), RT_OK);
+    CHECK_EQ(rt_room_leave(r, &m), RT_OK);
+    CHECK_EQ(rs.n_rooms, 0);
+    CHECK_EQ(rt_room_join(&rs, S("idle"), &m, &r), RT_OK);
+    e3 = r->pos.epoch;
+    CHECK(e3 != e2);
+    CHECK(e3 != 0);
+    rt_room_leave_all(&m);
+    rt_rooms_deinit(&rs);
+}
+
 /* Clients that come and go while a room publishes: each must see every
  * message exactly once and in order, except across a recovery that reports
  * recovered = 0. */
