@@ -104,7 +104,7 @@ DEMO := $(if $(wildcard examples/*_chat.c),chat,echo)
 run: check $(BUILD)/$(DEMO)
 	$(BUILD)/$(DEMO) --port $(PORT)
 
-bench: check $(BENCH) $(EXAMPLES)
+bench: check $(BENCH) $(EXAMPLES) $(BUILD)/echo-epoll
 	@BUILD=$(BUILD) bash bench/run.sh
 
 fuzz: $(FUZZ)

@@ -133,7 +133,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
        RT_PROTO_MAX_ERRORS        20                all    malformed requests before a 1008 close
-       RT_PROTO_MAX_TOKENS        64                all    JSON tokens in one request
+       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
@@ -290,6 +290,9 @@ RT_API rt_str rt_str_c(const char *s);
 RT_API int rt_str_eq(rt_str a, rt_str b);
 /* 1 when a and b are equal ignoring ASCII case, 0 otherwise. */
 RT_API int rt_str_ieq(rt_str a, rt_str b);
+/* 1 when s is 1..max bytes of [A-Za-z0-9_.:@-], the alphabet of room names,
+ * user ids and session ids (safe in URLs, JSON and log lines), else 0. */
+RT_API int rt_str_is_name(rt_str s, size_t max);
 
 /* ---- Allocator ---------------------------------------------------------------
  * rt.h allocates only growable buffers. By default it uses RT_MALLOC/RT_FREE
@@ -530,10 +533,11 @@ RT_API const char *rt_http_reason(int status);
 /* Writes a response head: status line, the caller's extra header lines
  * (each ending in \r\n; may be NULL), Content-Type when not NULL,
  * Content-Length: body_len (left out for 1xx, 204 and 304, which never have
- * a body: RFC 9110 8.6), and the blank line. A status outside 100..599 is written as 500. Returns the length
- * needed, like snprintf; writes nothing beyond cap. When it fits, a NUL
- * follows if there is room for it (not counted); when it does not fit, buf
- * holds a truncated prefix without a NUL. */
+ * a body: RFC 9110 8.6), and the blank line. A status outside 100..599 is
+ * written as 500. Returns the length needed, like snprintf; writes nothing
+ * beyond cap. When it fits, a NUL follows if there is room for it (not
+ * counted); when it does not fit, buf holds a truncated prefix without a
+ * NUL. */
 RT_API size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
                                   const char *content_type, size_t body_len);
 
@@ -1004,8 +1008,10 @@ extern "C" {
 /* ---- Positions ---------------------------------------------------------------
  * Where a message sits in a room's history. offset counts the room's
  * messages from 1; the epoch is a random-looking 64-bit value that changes
- * whenever a room's history starts over (a new room, or a restart), so an
- * offset is only comparable within one epoch. epoch 0 means "no position":
+ * whenever a room's history starts over (a room recreated after it held
+ * messages, or a restart), so an offset is only comparable within one epoch;
+ * a room freed before its first message comes back with the same epoch, so
+ * an idle room polled over and over does not look like a new one. epoch 0 means "no position":
  * read from now on. As a string: "<epoch in lowercase hex>-<offset in
  * decimal>", no leading zeros, e.g. "9f3a2c1b7d4e5f60-42"; the empty string
  * is the no-position. It is safe in an SSE id, a URL and JSON unescaped. */
@@ -1522,6 +1528,7 @@ struct rt_loop {
     size_t _heap_len, _heap_cap;
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
+    rt_loop_hook *_hook_next;   /* the next hook of a run in progress */
 };
 
 /* Prepares *loop (caller-owned). alloc may be NULL. RT_E_IO if the wake pipe
@@ -1615,6 +1622,9 @@ extern "C" {
 #ifndef RT_CONN_MAX_PENDING
 #define RT_CONN_MAX_PENDING (256u * 1024u)
 #endif
+/* Over max_pending a connection gets RT_CONN_PENDING_GRACE_MS to catch up;
+ * at the hard cap, max_pending + max(max_pending, max_message), it is closed
+ * at once (1008), so one message of the largest size always fits. */
 /* How long a connection may stay over its queue cap before it is closed. */
 #ifndef RT_CONN_PENDING_GRACE_MS
 #define RT_CONN_PENDING_GRACE_MS 5000
@@ -1784,6 +1794,11 @@ RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
 RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
                                      rt_conn *exclude);
 
+/* Charges a message of n bytes that reached c's application by another path
+ * (e.g. a POST on behalf of this SSE stream) to c's rate-limit buckets.
+ * 1 when it may pass, else 0 with *retry_after_ms (may be NULL) set. */
+RT_API int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms);
+
 /* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
  * connection) with code and reason. The connection lingers until the peer
  * answers or close_timeout passes; on_close follows. */
@@ -1903,7 +1918,8 @@ RT_API void rt_pubsub_deinit(rt_pubsub *ps);
 /* Publishes data to room (created if needed, so history is kept even with
  * nobody listening) and delivers it to every subscriber except exclude (may
  * be NULL). *pos (may be NULL) gets the message's position. Returns RT_OK,
- * RT_E_INVAL (bad room name), RT_E_LIMIT or RT_E_NOMEM. */
+ * RT_E_INVAL (bad room name, or data that is not UTF-8: room messages go out
+ * as WebSocket text and JSON strings), RT_E_LIMIT or RT_E_NOMEM. */
 RT_API rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
                                    rt_conn *exclude, rt_room_pos *pos);
 
@@ -1920,7 +1936,12 @@ RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
  * (plus extra_headers), the messages after `since` (the Last-Event-ID header
  * wins over the since argument), then an "rt.join" event whose id is the
  * position to resume from and whose data is
- * {"room":R,"recovered":true|false,"pos":P}, then live messages. */
+ * {"room":R,"recovered":true|false,"pos":P}, then live messages. A replay
+ * bigger than the connection's queue cap is sent in part and the stream
+ * ended without the marker: the EventSource reconnects with the last id it
+ * got and receives the next part. A Last-Event-ID that is not a position is
+ * treated as "from now" with recovered:false (a 400 would stop the
+ * EventSource for good); a bad since argument is RT_E_INVAL. */
 RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
                                rt_str room, rt_str since, const char *extra_headers);
 
@@ -1928,7 +1949,8 @@ RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request 
  * recovered:false and the current position when history cannot close the
  * gap), or holds the request until a message arrives or timeout_ms passes
  * (0: RT_POLL_TIMEOUT_MS), then answers with an empty list. The reply's
- * "pos" is what the client sends as `since` next time. */
+ * "pos" is what the client sends as `since` next time; a reply holds at most
+ * max_pending bytes of messages, so a long gap comes in several polls. */
 RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
                                 uint32_t timeout_ms);
 /* The empty answer for a held poll whose time is up:
@@ -1967,9 +1989,9 @@ extern "C" {
 #ifndef RT_PROTO_MAX_ERRORS
 #define RT_PROTO_MAX_ERRORS 20
 #endif
-/* JSON tokens one request may hold. */
+/* JSON tokens one request may hold (enough for any 256-byte "info"). */
 #ifndef RT_PROTO_MAX_TOKENS
-#define RT_PROTO_MAX_TOKENS 64
+#define RT_PROTO_MAX_TOKENS 160
 #endif
 /* Longest user id, session id and request id. */
 #define RT_PROTO_MAX_ID 64
@@ -1998,6 +2020,7 @@ typedef struct rt_proto {
     rt_timer tick;            /* pings, presence and typing expiry */
     rt_proto_conn *conns;     /* every client, WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
+    uint64_t _sessions;       /* server-chosen session ids so far */
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
@@ -2112,6 +2135,20 @@ int rt_str_ieq(rt_str a, rt_str b)
         return 0;
     for (i = 0; i < a.n; i++) {
         if (rt__lower((unsigned char)a.p[i]) != rt__lower((unsigned char)b.p[i]))
+            return 0;
+    }
+    return 1;
+}
+
+int rt_str_is_name(rt_str s, size_t max)
+{
+    size_t i;
+    if (s.n == 0 || s.n > max)
+        return 0;
+    for (i = 0; i < s.n; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '@' || c == '-'))
             return 0;
     }
     return 1;
@@ -5133,22 +5170,9 @@ static uint32_t rt__rooms_hash(const rt_rooms *rs, rt_str name)
     return h;
 }
 
-static int rt__room_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-}
-
 int rt_room_name_valid(rt_str name)
 {
-    size_t i;
-    if (name.n == 0 || name.n > RT_ROOM_MAX_NAME)
-        return 0;
-    for (i = 0; i < name.n; i++) {
-        if (!rt__room_name_char((unsigned char)name.p[i]))
-            return 0;
-    }
-    return 1;
+    return rt_str_is_name(name, RT_ROOM_MAX_NAME);
 }
 
 rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name)
@@ -5576,22 +5600,9 @@ static uint64_t rt__presence_after(uint64_t now, uint64_t ms)
 
 /* ---- Names and hashes ------------------------------------------------------ */
 
-static int rt__presence_id_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '@' || c == '-';
-}
-
 int rt_presence_id_valid(rt_str id)
 {
-    size_t i;
-    if (id.n == 0 || id.n > RT_PRESENCE_MAX_ID)
-        return 0;
-    for (i = 0; i < id.n; i++) {
-        if (!rt__presence_id_char((unsigned char)id.p[i]))
-            return 0;
-    }
-    return 1;
+    return rt_str_is_name(id, RT_PRESENCE_MAX_ID);
 }
 
 /* FNV-1a (32-bit) continued from h. Not a keyed hash: the seeded basis only
@@ -7028,18 +7039,23 @@ void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h)
     for (pp = &loop->_hooks; *pp; pp = &(*pp)->_next) {
         if (*pp == h) {
             *pp = h->_next;
+            if (loop->_hook_next == h) /* a run in progress must skip it */
+                loop->_hook_next = h->_next;
             return;
         }
     }
 }
 
+/* A hook may remove any hook, itself included: the run's next step lives in
+ * the loop, where rt_loop_hook_del can move it past a removed hook. */
 static void rt__loop_run_hooks(rt_loop *loop)
 {
-    rt_loop_hook *h, *next;
-    for (h = loop->_hooks; h; h = next) {
-        next = h->_next; /* h may remove itself */
+    rt_loop_hook *h;
+    for (h = loop->_hooks; h; h = loop->_hook_next) {
+        loop->_hook_next = h->_next;
         h->fn(loop, h->user);
     }
+    loop->_hook_next = NULL;
 }
 
 /* Hooks run before the wait too: anything queued between two steps (by the
@@ -7107,7 +7123,7 @@ void rt_loop_stop(rt_loop *loop)
 #define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
 #define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
-#define RT__SRV_SLAB 64           /* connection structs per allocation (< 256) */
+#define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
 enum {
     RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
@@ -7249,19 +7265,28 @@ void rt_msg_release(rt_msg *m)
 }
 
 /* ---- Connection structs: slab blocks -------------------------------------------
- * Connections come from blocks of RT__SRV_SLAB structs, which saves the
- * allocator's header on each (16 bytes with glibc, 7% of an idle
- * connection). Each block has its own free list; the blocks with a free
- * struct are on the server's list. A block whose structs are all free again
- * goes back to the allocator unless it is the only one with room, so memory
- * follows the number of connections down as well as up, and a connection
- * that comes and goes does not allocate. */
+ * Connections come from blocks of up to RT__SRV_SLAB structs, which saves
+ * the allocator's header on each (16 bytes with glibc). A new block holds
+ * as many structs as are in use (4 at least), so capacity about doubles and
+ * a device with a handful of connections holds a handful of structs; a
+ * block is allocated only as long as its cap needs. Each block has its own
+ * free list; the blocks with a free struct are on the server's list. A
+ * block whose structs are all free again goes back to the allocator unless
+ * it is the only one with room, so memory follows the number of
+ * connections down as well as up, and a connection that comes and goes
+ * does not allocate. */
 struct rt__conn_slab {
     rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
     rt_conn *free;              /* its free structs, linked through ->next */
     uint32_t used;
+    uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
     rt_conn conns[RT__SRV_SLAB];
 };
+
+static size_t rt__srv_slab_bytes(uint32_t cap)
+{
+    return offsetof(rt__conn_slab, conns) + cap * sizeof(rt_conn);
+}
 
 static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
 {
@@ -7289,28 +7314,37 @@ static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
     s->prev = s->next = NULL;
 }
 
+static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
+{
+    size_t live = srv->nconns + srv->nreject;
+    uint32_t cap = live < 4 ? 4 : live < RT__SRV_SLAB ? (uint32_t)live : RT__SRV_SLAB;
+    rt__conn_slab *s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, rt__srv_slab_bytes(cap));
+    uint8_t i;
+    if (!s)
+        return NULL;
+    s->free = NULL;
+    s->used = 0;
+    s->cap = cap;
+    for (i = (uint8_t)cap; i-- > 0;) {
+        s->conns[i].slab_index = i;
+        s->conns[i].next = s->free;
+        s->free = &s->conns[i];
+    }
+    rt__srv_slab_link(srv, s);
+    return s;
+}
+
 /* A zeroed connection struct, or NULL when the allocator fails. */
 static rt_conn *rt__srv_conn_alloc(rt_server *srv)
 {
-    rt__conn_slab *s = srv->slabs;
+    rt__conn_slab *s = srv->slabs ? srv->slabs : rt__srv_slab_new(srv);
     rt_conn *c;
     uint8_t i;
-    if (!s) {
-        s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, sizeof *s);
-        if (!s)
-            return NULL;
-        s->free = NULL;
-        s->used = 0;
-        for (i = RT__SRV_SLAB; i-- > 0;) {
-            s->conns[i].slab_index = i;
-            s->conns[i].next = s->free;
-            s->free = &s->conns[i];
-        }
-        rt__srv_slab_link(srv, s);
-    }
+    if (!s)
+        return NULL;
     c = s->free;
     s->free = c->next;
-    if (++s->used == RT__SRV_SLAB)
+    if (++s->used == s->cap)
         rt__srv_slab_unlink(srv, s); /* full */
     i = c->slab_index;
     memset(c, 0, sizeof *c);
@@ -7323,11 +7357,11 @@ static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
     rt__conn_slab *s = rt__srv_slab_of(c);
     c->next = s->free;
     s->free = c;
-    if (s->used-- == RT__SRV_SLAB)
+    if (s->used-- == s->cap)
         rt__srv_slab_link(srv, s); /* was full: has room again */
     if (s->used == 0 && (s->prev || s->next)) {
         rt__srv_slab_unlink(srv, s);
-        rt_free(srv->cfg.alloc, s, sizeof *s);
+        rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
     }
 }
 
@@ -7689,6 +7723,15 @@ static int rt__conn_rate_ok(rt_conn *c, size_t n, uint32_t *retry)
     if (cfg->rate_bytes)
         c->tok_bytes = n > INT32_MAX ? INT32_MIN / 2 : c->tok_bytes - (int32_t)n;
     return 1;
+}
+
+int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms)
+{
+    uint32_t retry = 0;
+    int ok = rt__conn_rate_ok(c, n, &retry);
+    if (retry_after_ms)
+        *retry_after_ms = retry;
+    return ok;
 }
 
 static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
@@ -8223,8 +8266,12 @@ static void rt__conn_tick(rt_conn *c)
     }
     switch (c->kind) {
     case RT_CONN_HTTP:
-        if (!(c->flags & RT__C_LINGER) && rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
-            rt__conn_http_error(c, 408, NULL); /* slowloris, or an idle keep-alive */
+        if ((c->flags & RT__C_LINGER) || !rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
+            break;
+        if (c->rlen)
+            rt__conn_http_error(c, 408, NULL); /* a request that never finished: slowloris */
+        else
+            rt_conn_close(c, 0, NULL); /* an idle keep-alive: close quietly */
         break;
     case RT_CONN_WS:
         rt__conn_tick_ws(c);
@@ -8612,7 +8659,7 @@ void rt_server_deinit(rt_server *srv)
         rt__srv_conn_dealloc(srv, c);
     }
     if (srv->slabs) /* the one block kept with room: every struct is free now */
-        rt_free(srv->cfg.alloc, srv->slabs, sizeof *srv->slabs);
+        rt_free(srv->cfg.alloc, srv->slabs, rt__srv_slab_bytes(srv->slabs->cap));
     srv->slabs = NULL;
     srv->conns = srv->flush = NULL;
     rt__srv_close_listener(srv);
@@ -8884,6 +8931,12 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
     rt_msg *m;
     if (c == f->exclude)
         return;
+    if (rt_conn_kind(c) == RT_CONN_HTTP) {
+        /* a held request the server answered itself (no on_hold_timeout):
+         * its connection is plain HTTP again and must get no frames */
+        rt_room_leave(room, mem);
+        return;
+    }
     if (rt_conn_kind(c) == RT_CONN_HELD) {
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
@@ -8987,7 +9040,8 @@ static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recover
     rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
     rt_jbuf_puts(&b, "{\"room\":");
     rt_jbuf_str(&b, room.p, room.n);
-    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true,\"pos\":" : ",\"recovered\":false,\"pos\":");
+    rt_jbuf_puts(&b, rec->recovered ? ",\"recovered\":true" : ",\"recovered\":false");
+    rt_jbuf_puts(&b, ",\"pos\":");
     rt_jbuf_str(&b, pos, n);
     rt_jbuf_puts(&b, "}");
     /* The marker carries the resume position as its id, so a reconnect after
@@ -9004,9 +9058,16 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
     rt_room_recovery rec;
     rt_room_pos pos;
     rt_result r;
-    int cut = 0;
-    if (last && last->value.n)
+    int cut = 0, lost = 0;
+    if (last && last->value.n && rt__pubsub_since(last->value, &pos) == RT_OK) {
         since = last->value; /* a reconnecting EventSource says where it was */
+    } else if (last && last->value.n) {
+        /* An id we cannot read (another server, an older format): a 400
+         * would stop the EventSource for good, so start it over from now and
+         * say recovered:false. */
+        since = rt_str_c(NULL);
+        lost = 1;
+    }
     if (!rt_room_name_valid(room) || rt__pubsub_since(since, &pos) != RT_OK)
         return RT_E_INVAL;
     r = rt_conn_sse_start(c, extra_headers);
@@ -9022,6 +9083,7 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
         rt_room_leave(rec.room, rt_conn_member(c));
         rt_conn_close(c, 0, NULL);
     } else if (r == RT_OK) {
+        rec.recovered = rec.recovered && !lost;
         rt__pubsub_sse_marker(c, room, &rec);
     }
     return r;
@@ -9069,6 +9131,7 @@ struct rt_proto_conn {
     rt_proto_conn *prev, *next;  /* every client of p */
     void *app;                   /* reserved for the application */
     uint16_t errors;             /* malformed requests so far */
+    uint8_t started;             /* a request other than connect was handled */
     char user[RT_PROTO_MAX_ID + 1];
     char session[RT_PROTO_MAX_ID + 1];
 };
@@ -9207,7 +9270,8 @@ static void rt__proto_on_presence(void *ctx, const rt_presence_event *ev)
     rt__proto_field_str(&b, "room", ev->room.p, ev->room.n);
     rt__proto_field_str(&b, "user", ev->user.p, ev->user.n);
     if (typing) {
-        rt_jbuf_puts(&b, ev->type == RT_PRESENCE_EV_TYPING_START ? ",\"on\":true" : ",\"on\":false");
+        int on = ev->type == RT_PRESENCE_EV_TYPING_START;
+        rt_jbuf_puts(&b, on ? ",\"on\":true" : ",\"on\":false");
     } else {
         rt__proto_field_str(&b, "event", what, strlen(what));
         rt_jbuf_puts(&b, ",\"info\":");
@@ -9329,9 +9393,15 @@ static void rt__proto_on_connect(rt__proto_req *rq)
     size_t n = 0, tn = 0;
     int t = rt_json_get(&rq->doc, 0, "token");
     if (!rt__proto_str(rq, "session", session, sizeof session, &n) ||
-        !rt_room_name_valid(rt_str_c(session)) ||
+        !rt_str_is_name(rt_str_c(session), RT_PROTO_MAX_ID) ||
         (t >= 0 && !rt__proto_str(rq, "token", token, sizeof token, &tn))) {
         rt__proto_error(rq, "bad_request", "\"session\" (1-64 of [A-Za-z0-9_.:@-]) is required");
+        return;
+    }
+    if (rq->pc->started || (rt_conn_kind(rq->pc->c) == RT_CONN_SSE &&
+                            strcmp(session, rq->pc->session) != 0)) {
+        rt__proto_error(rq, "bad_request",
+                        "connect comes first, and an SSE stream keeps its session");
         return;
     }
     if (t >= 0 && p->cfg.auth) {
@@ -9554,6 +9624,8 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
     for (i = 0; i < sizeof rt__proto_handlers / sizeof rt__proto_handlers[0]; i++) {
         if (rt_json_eq(&rq.doc, type, rt__proto_handlers[i].type)) {
             rt__proto_handlers[i].fn(&rq);
+            if (rt__proto_handlers[i].fn != rt__proto_on_connect)
+                pc->started = 1;
             return;
         }
     }
@@ -9634,7 +9706,8 @@ static rt_proto_conn *rt__proto_conn_new(rt_proto *p, rt_conn *c, const char *us
     pc->p = p;
     pc->c = c;
     memcpy(pc->user, user, strlen(user) + 1);
-    snprintf(pc->session, sizeof pc->session, "s%p", (void *)pc);
+    /* a counter, not the address: that would tell clients where the heap is */
+    snprintf(pc->session, sizeof pc->session, "s%llu", (unsigned long long)++p->_sessions);
     pc->next = p->conns;
     if (p->conns)
         p->conns->prev = pc;
@@ -9701,6 +9774,8 @@ static int rt__proto_sse(rt_proto *p, rt_conn *c, const rt_http_request *req, rt
     int status = rt__proto_auth(p, req, user);
     if (status != 0)
         return status;
+    if (old && strcmp(old->user, user) != 0)
+        return 403; /* a session belongs to the user who opened it */
     if (old)
         rt_conn_close(old->c, RT_WS_CLOSE_NORMAL, NULL); /* replaced by this one */
     if (rt_conn_sse_start(c, NULL) != RT_OK || !(pc = rt__proto_conn_new(p, c, user)))
@@ -9712,13 +9787,30 @@ static int rt__proto_sse(rt_proto *p, rt_conn *c, const rt_http_request *req, rt
 }
 
 /* POST /rt/send?session=S: one client message; replies go on the stream. */
-static int rt__proto_send_post(rt_proto *p, rt_conn *c, rt_str session, rt_str body)
+/* Each POST carries the token again (a session id alone proves nothing) and
+ * is charged to the stream's rate limits, as a WebSocket message would be. */
+static int rt__proto_send_post(rt_proto *p, rt_conn *c, const rt_http_request *req,
+                               rt_str session, rt_str body)
 {
     static const char no_session[] =
         "{\"type\":\"error\",\"code\":\"no_session\",\"message\":\"open /rt/sse first\"}";
     rt_proto_conn *pc = rt__proto_find_session(p, session);
+    char user[RT_PROTO_MAX_ID + 1], retry[48];
+    uint32_t ms = 0;
+    int status;
     if (!pc) {
         rt_conn_reply(c, 404, "application/json", no_session, sizeof no_session - 1, NULL);
+        return 0;
+    }
+    status = rt__proto_auth(p, req, user);
+    if (status != 0)
+        return status;
+    if (strcmp(user, pc->user) != 0)
+        return 403;
+    if (!rt_conn_rate_check(pc->c, body.n, &ms)) {
+        snprintf(retry, sizeof retry, "Retry-After: %u\r\n", (unsigned)(ms + 999) / 1000);
+        rt_conn_reply(c, 429, NULL, NULL, 0, retry);
+        rt_proto_rate_limited(p, pc->c, ms); /* and the error on the stream */
         return 0;
     }
     rt_conn_reply(c, 202, "application/json", "{}", 2, NULL);
@@ -9736,12 +9828,13 @@ int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str bo
         return 404;
     session.p = buf;
     session.n = n > 0 ? (size_t)n : 0;
-    if (!rt_room_name_valid(session))
+    if (!rt_str_is_name(session, RT_PROTO_MAX_ID))
         return 400;
     if (sse)
         return rt_str_eq(req->method, rt_str_c("GET")) ? rt__proto_sse(p, c, req, session) : 405;
-    return rt_str_eq(req->method, rt_str_c("POST")) ? rt__proto_send_post(p, c, session, body)
-                                                     : 405;
+    if (!rt_str_eq(req->method, rt_str_c("POST")))
+        return 405;
+    return rt__proto_send_post(p, c, req, session, body);
 }
 
 /* ---- Set-up and the tick ----------------------------------------------------------- */

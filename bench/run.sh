@@ -3,13 +3,17 @@
 # binaries, default build). Each step is one line of STEPS, "title|command";
 # add a benchmark by adding a line. Steps run in order and print markdown;
 # a failing step is reported and the others still run, and the exit status
-# is 1 if any step failed.
+# is 1 if any step failed. The server steps pin the server to core 0 and
+# bench/loadgen.c to core 1, send traffic to 127.0.0.1 only, and take about
+# a few minutes each (BENCH_RUNS=N sets the runs per figure, default 5).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 
 STEPS=(
     "Sans-IO core: masking, UTF-8, handshake|$BUILD/bench/bench_core"
+    "WebSocket servers: echo, broadcast, handshakes, idle memory|bash bench/servers.sh"
+    "Rooms: fan-out to 10,000 subscribers, recovery|bash bench/rooms.sh"
 )
 
 status=0

@@ -16,7 +16,8 @@
 #include <limits.h>
 #include <string.h>
 
-/* The head length is returned as an rt_result (an int). */
+/* The head length is returned as an rt_result (an int), and the parser
+ * keeps offsets into the head in 32 bits. */
 #if RT_HTTP_MAX_HEADER_BYTES > INT_MAX
 #error "RT_HTTP_MAX_HEADER_BYTES must fit in an int"
 #endif
@@ -414,9 +415,9 @@ rt_result rt_http_parse_request(rt_http_parser *p, const char *buf, size_t len,
     if (r == RT_AGAIN) {
         if (len >= rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES))
             return rt__http_fail(req, 431);
-        p->_scanned = st.pos;
-        p->_line = st.line;
-        p->_fields = st.fields;
+        p->_scanned = (uint32_t)st.pos; /* all < max header bytes <= INT_MAX */
+        p->_line = (uint32_t)st.line;
+        p->_fields = (uint32_t)st.fields;
         return RT_AGAIN;
     }
     if (r > 0 && !fresh) {

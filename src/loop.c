@@ -35,13 +35,17 @@
 #  include <sys/epoll.h>
 #endif
 
+/* One per fd number up to the highest registered, so it is kept small:
+ * 24 bytes on LP64, 16 on 32-bit targets. A 16-bit generation is enough,
+ * since it only has to differ between an event's report and its dispatch
+ * in the same step. */
 struct rt_loop_fd {
     rt_io_fn fn;       /* NULL for the loop's own wake pipe */
     void *user;
-    unsigned events;   /* RT_IO_READ | RT_IO_WRITE watched */
-    uint32_t gen;      /* bumped by every add: tells stale events apart */
-    size_t slot;       /* poll: position in the pollfd array */
-    int used;
+    uint32_t slot;     /* poll: position in the pollfd array */
+    uint16_t gen;      /* bumped by every add: tells stale events apart */
+    uint8_t events;    /* RT_IO_READ | RT_IO_WRITE watched */
+    uint8_t used;
 };
 
 /* Arrays start this small so an idle loop costs little RAM, then double. */
@@ -71,8 +75,10 @@ uint64_t rt_time_ms(void)
 }
 
 /* Returns p with room for need elements of elem bytes, growing the capacity
- * *cap by doubling (so n additions cost O(n)) and zeroing the new part.
- * NULL on overflow or when the allocator fails; p is then untouched. */
+ * *cap by doubling (so n additions cost O(n)). The new part is not zeroed:
+ * memory never written is never made resident, and each array writes an
+ * element before it reads it. NULL on overflow or when the allocator fails;
+ * p is then untouched. */
 static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, size_t elem)
 {
     size_t n = *cap ? *cap : RT__LOOP_MIN_CAP;
@@ -89,7 +95,6 @@ static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, siz
     q = p ? rt_realloc(loop->alloc, p, *cap * elem, n * elem) : rt_alloc(loop->alloc, n * elem);
     if (!q)
         return NULL;
-    memset((char *)q + *cap * elem, 0, (n - *cap) * elem);
     *cap = n;
     return q;
 }
@@ -117,7 +122,7 @@ static int rt__loop_drain(rt_loop *loop);
 static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
 {
     rt_loop_fd *f = &loop->_fds[fd];
-    if (!f->used || f->gen != gen)
+    if (!f->used || f->gen != (uint16_t)gen)
         return 0;
     events &= f->events | RT_IO_ERROR;
     if (!events)
@@ -176,7 +181,7 @@ static rt_result rt__poll_add(rt_loop *loop, int fd, unsigned events)
     p->fd = fd;
     p->events = rt__poll_mask(events);
     p->revents = 0;
-    loop->_fds[fd].slot = loop->_backend_len++;
+    loop->_fds[fd].slot = (uint32_t)loop->_backend_len++; /* fewer than INT_MAX fds */
     return RT_OK;
 }
 
@@ -192,7 +197,7 @@ static void rt__poll_del(rt_loop *loop, int fd)
     struct pollfd *p = (struct pollfd *)loop->_backend;
     size_t hole = loop->_fds[fd].slot, last = --loop->_backend_len;
     p[hole] = p[last];
-    loop->_fds[p[hole].fd].slot = hole;
+    loop->_fds[p[hole].fd].slot = (uint32_t)hole;
 }
 
 /* Returns the number of events copied into _ready, or -1 with errno set. */
@@ -335,21 +340,25 @@ static rt_result rt__loop_register(rt_loop *loop, int fd, unsigned events, rt_io
     if (!q)
         return RT_E_NOMEM;
     loop->_fds = (rt_loop_fd *)q;
+    if ((size_t)fd >= loop->_fds_len) { /* first use of the entries up to fd */
+        memset(loop->_fds + loop->_fds_len, 0, ((size_t)fd + 1 - loop->_fds_len) * sizeof *f);
+        loop->_fds_len = (size_t)fd + 1;
+    }
     f = &loop->_fds[fd];
     if (f->used)
         return RT_E_INVAL;
     f->gen++;
     f->fn = fn;
     f->user = user;
-    f->events = events;
+    f->events = (uint8_t)events;
     r = rt__backend_add(loop, fd, events);
-    f->used = r == RT_OK;
+    f->used = (uint8_t)(r == RT_OK);
     return r;
 }
 
 static int rt__loop_registered(const rt_loop *loop, int fd)
 {
-    return fd >= 0 && (size_t)fd < loop->_fds_cap && loop->_fds[fd].used;
+    return fd >= 0 && (size_t)fd < loop->_fds_len && loop->_fds[fd].used;
 }
 
 rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void *user)
@@ -369,7 +378,7 @@ rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events)
     events &= RT_IO_READ | RT_IO_WRITE;
     r = rt__backend_mod(loop, fd, events);
     if (r == RT_OK)
-        loop->_fds[fd].events = events;
+        loop->_fds[fd].events = (uint8_t)events;
     return r;
 }
 
@@ -637,18 +646,23 @@ void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h)
     for (pp = &loop->_hooks; *pp; pp = &(*pp)->_next) {
         if (*pp == h) {
             *pp = h->_next;
+            if (loop->_hook_next == h) /* a run in progress must skip it */
+                loop->_hook_next = h->_next;
             return;
         }
     }
 }
 
+/* A hook may remove any hook, itself included: the run's next step lives in
+ * the loop, where rt_loop_hook_del can move it past a removed hook. */
 static void rt__loop_run_hooks(rt_loop *loop)
 {
-    rt_loop_hook *h, *next;
-    for (h = loop->_hooks; h; h = next) {
-        next = h->_next; /* h may remove itself */
+    rt_loop_hook *h;
+    for (h = loop->_hooks; h; h = loop->_hook_next) {
+        loop->_hook_next = h->_next;
         h->fn(loop, h->user);
     }
+    loop->_hook_next = NULL;
 }
 
 /* Hooks run before the wait too: anything queued between two steps (by the

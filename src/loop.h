@@ -53,6 +53,7 @@ struct rt_loop {
     int stop;                   /* set by rt_loop_stop */
     /* private */
     rt_loop_fd *_fds;           /* registrations, indexed by fd */
+    size_t _fds_len;            /* entries initialised: one past the highest fd seen */
     size_t _fds_cap;
     void *_backend;             /* poll: dense struct pollfd[]; epoll: event buffer */
     size_t _backend_len;        /* registered fds (the wake pipe included) */
@@ -64,6 +65,7 @@ struct rt_loop {
     size_t _heap_len, _heap_cap;
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
+    rt_loop_hook *_hook_next;   /* the next hook of a run in progress */
 };
 
 /* Prepares *loop (caller-owned). alloc may be NULL. RT_E_IO if the wake pipe

@@ -28,7 +28,7 @@
 #define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
 #define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
-#define RT__SRV_SLAB 64           /* connection structs per allocation (< 256) */
+#define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
 enum {
     RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
@@ -170,19 +170,28 @@ void rt_msg_release(rt_msg *m)
 }
 
 /* ---- Connection structs: slab blocks -------------------------------------------
- * Connections come from blocks of RT__SRV_SLAB structs, which saves the
- * allocator's header on each (16 bytes with glibc, 7% of an idle
- * connection). Each block has its own free list; the blocks with a free
- * struct are on the server's list. A block whose structs are all free again
- * goes back to the allocator unless it is the only one with room, so memory
- * follows the number of connections down as well as up, and a connection
- * that comes and goes does not allocate. */
+ * Connections come from blocks of up to RT__SRV_SLAB structs, which saves
+ * the allocator's header on each (16 bytes with glibc). A new block holds
+ * as many structs as are in use (4 at least), so capacity about doubles and
+ * a device with a handful of connections holds a handful of structs; a
+ * block is allocated only as long as its cap needs. Each block has its own
+ * free list; the blocks with a free struct are on the server's list. A
+ * block whose structs are all free again goes back to the allocator unless
+ * it is the only one with room, so memory follows the number of
+ * connections down as well as up, and a connection that comes and goes
+ * does not allocate. */
 struct rt__conn_slab {
     rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
     rt_conn *free;              /* its free structs, linked through ->next */
     uint32_t used;
+    uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
     rt_conn conns[RT__SRV_SLAB];
 };
+
+static size_t rt__srv_slab_bytes(uint32_t cap)
+{
+    return offsetof(rt__conn_slab, conns) + cap * sizeof(rt_conn);
+}
 
 static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
 {
@@ -210,28 +219,37 @@ static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
     s->prev = s->next = NULL;
 }
 
+static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
+{
+    size_t live = srv->nconns + srv->nreject;
+    uint32_t cap = live < 4 ? 4 : live < RT__SRV_SLAB ? (uint32_t)live : RT__SRV_SLAB;
+    rt__conn_slab *s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, rt__srv_slab_bytes(cap));
+    uint8_t i;
+    if (!s)
+        return NULL;
+    s->free = NULL;
+    s->used = 0;
+    s->cap = cap;
+    for (i = (uint8_t)cap; i-- > 0;) {
+        s->conns[i].slab_index = i;
+        s->conns[i].next = s->free;
+        s->free = &s->conns[i];
+    }
+    rt__srv_slab_link(srv, s);
+    return s;
+}
+
 /* A zeroed connection struct, or NULL when the allocator fails. */
 static rt_conn *rt__srv_conn_alloc(rt_server *srv)
 {
-    rt__conn_slab *s = srv->slabs;
+    rt__conn_slab *s = srv->slabs ? srv->slabs : rt__srv_slab_new(srv);
     rt_conn *c;
     uint8_t i;
-    if (!s) {
-        s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, sizeof *s);
-        if (!s)
-            return NULL;
-        s->free = NULL;
-        s->used = 0;
-        for (i = RT__SRV_SLAB; i-- > 0;) {
-            s->conns[i].slab_index = i;
-            s->conns[i].next = s->free;
-            s->free = &s->conns[i];
-        }
-        rt__srv_slab_link(srv, s);
-    }
+    if (!s)
+        return NULL;
     c = s->free;
     s->free = c->next;
-    if (++s->used == RT__SRV_SLAB)
+    if (++s->used == s->cap)
         rt__srv_slab_unlink(srv, s); /* full */
     i = c->slab_index;
     memset(c, 0, sizeof *c);
@@ -244,11 +262,11 @@ static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
     rt__conn_slab *s = rt__srv_slab_of(c);
     c->next = s->free;
     s->free = c;
-    if (s->used-- == RT__SRV_SLAB)
+    if (s->used-- == s->cap)
         rt__srv_slab_link(srv, s); /* was full: has room again */
     if (s->used == 0 && (s->prev || s->next)) {
         rt__srv_slab_unlink(srv, s);
-        rt_free(srv->cfg.alloc, s, sizeof *s);
+        rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
     }
 }
 
@@ -1546,7 +1564,7 @@ void rt_server_deinit(rt_server *srv)
         rt__srv_conn_dealloc(srv, c);
     }
     if (srv->slabs) /* the one block kept with room: every struct is free now */
-        rt_free(srv->cfg.alloc, srv->slabs, sizeof *srv->slabs);
+        rt_free(srv->cfg.alloc, srv->slabs, rt__srv_slab_bytes(srv->slabs->cap));
     srv->slabs = NULL;
     srv->conns = srv->flush = NULL;
     rt__srv_close_listener(srv);

@@ -130,7 +130,7 @@ static int rt__utf8_step(rt_utf8 *v, unsigned char c)
     if (c < 0x80)
         return 1;
     row = rt__utf8_rows[rt__utf8_row_of[c - 0x80]];
-    v->need = row[0] > 0 ? row[0] - 1u : 0;
+    v->need = (uint8_t)(row[0] > 0 ? row[0] - 1u : 0u);
     v->lo = row[1];
     v->hi = row[2];
     return row[0] > 0;

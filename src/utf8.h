@@ -3,11 +3,13 @@
 extern "C" {
 #endif
 
-/* Validator state; zero-initialise it (or call rt_utf8_init) per message. */
+/* Validator state; zero-initialise it (or call rt_utf8_init) per message.
+ * Three bytes: one is embedded in every WebSocket parser, hence in every
+ * connection. */
 typedef struct rt_utf8 {
-    uint32_t need;  /* continuation bytes still expected; 0xFF after an error */
-    uint32_t lo;    /* allowed range of the next continuation byte, */
-    uint32_t hi;    /* meaningful while need is 1..3 */
+    uint8_t need;  /* continuation bytes still expected; 0xFF after an error */
+    uint8_t lo;    /* allowed range of the next continuation byte, */
+    uint8_t hi;    /* meaningful while need is 1..3 */
 } rt_utf8;
 
 RT_API void rt_utf8_init(rt_utf8 *v);

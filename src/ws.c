@@ -254,14 +254,16 @@ void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message)
 {
     RT_ASSERT(role == RT_WS_SERVER || role == RT_WS_CLIENT);
     memset(p, 0, sizeof *p);
-    p->role = role;
+    p->role = (uint8_t)role;
     p->max_message = max_message;
 }
 
+/* err is one of the small negative RT_E_* codes and code a close code
+ * (1002, 1007, 1009), so both fit the parser's narrow fields. */
 static rt_result rt__ws_fail(rt_ws_parser *p, rt_result err, unsigned code)
 {
-    p->_err = err;
-    p->close_code = code;
+    p->_err = (int8_t)err;
+    p->close_code = (uint16_t)code;
     return err;
 }
 
@@ -388,13 +390,13 @@ static rt_result rt__ws_begin_data(rt_ws_parser *p, const rt__ws_frame *fr)
     if (fr->len > (uint64_t)(rt__ws_max_message(p) - p->_msg_len))
         return rt__ws_fail(p, RT_E_LIMIT, RT_WS_CLOSE_TOO_BIG);
     if (fr->opcode != RT_WS_CONT) {
-        p->_msg_opcode = (int)fr->opcode;
+        p->_msg_opcode = (uint8_t)fr->opcode;
         rt_utf8_init(&p->_utf8);
     }
     p->_msg_len += (size_t)fr->len;
     p->_left = (size_t)fr->len;
-    p->_fin = fr->fin;
-    p->_masked = fr->masked;
+    p->_fin = (uint8_t)fr->fin;
+    p->_masked = (uint8_t)fr->masked;
     memcpy(p->_mask, fr->mask, sizeof p->_mask);
     p->_mask_pos = 0;
     p->_in_frame = 1;
@@ -411,7 +413,7 @@ static rt_result rt__ws_payload(rt_ws_parser *p, unsigned char *b, size_t off, s
     int ends = n == p->_left && p->_fin;
     if (p->_masked) {
         rt_ws_mask(b + off, n, p->_mask, p->_mask_pos);
-        p->_mask_pos = (p->_mask_pos + n) & 3;
+        p->_mask_pos = (uint8_t)((p->_mask_pos + n) & 3);
     }
     /* 8.1: text fails at the first bad byte, even mid-message */
     if (p->_msg_opcode == RT_WS_TEXT

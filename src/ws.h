@@ -102,21 +102,23 @@ typedef struct rt_ws_event {
 } rt_ws_event;
 
 /* Parser state. Set role (and max_message to lower the compiled limit),
- * zero the rest, or call rt_ws_parser_init. */
+ * zero the rest, or call rt_ws_parser_init. Every connection embeds one, so
+ * the small fields are bytes, packed into the holes before the size_t ones:
+ * 40 bytes on LP64, 28 on 32-bit targets. */
 typedef struct rt_ws_parser {
-    int role;               /* RT_WS_SERVER: frames must be masked; CLIENT: must not */
+    uint8_t role;           /* RT_WS_SERVER: frames must be masked; CLIENT: must not */
+    int8_t _err;            /* private: sticky error (an rt_result), 0 when none */
+    uint16_t close_code;    /* after an error: the code to close with */
+    uint8_t _in_frame;      /* private: inside a data frame's payload */
+    uint8_t _fin;           /* private: FIN of that data frame */
+    uint8_t _masked;        /* private: that frame is masked */
+    uint8_t _msg_opcode;    /* private: RT_WS_TEXT/BINARY while a message is in progress */
     size_t max_message;     /* 0 = RT_WS_MAX_MESSAGE; larger values are capped to it */
-    unsigned close_code;    /* after an error: the code to close with */
     /* private */
-    int _err;               /* sticky error, 0 when none */
-    int _in_frame;          /* inside a data frame's payload */
-    int _fin;               /* FIN of that data frame */
-    int _masked;            /* that frame is masked */
-    int _msg_opcode;        /* RT_WS_TEXT/BINARY while a message is in progress, else 0 */
     size_t _left;           /* payload bytes of the current data frame still to come */
     size_t _msg_len;        /* payload bytes of the current message, its frames' headers say */
-    size_t _mask_pos;       /* key offset (0-3) of the next payload byte */
     unsigned char _mask[4];
+    uint8_t _mask_pos;      /* key offset (0-3) of the next payload byte */
     rt_utf8 _utf8;          /* text validation across the message's fragments */
 } rt_ws_parser;
 
