@@ -16,6 +16,7 @@ PREFIX ?= /usr/local
 PORT ?= 8080
 FUZZ_SECONDS ?= 60
 BUILD := build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Tests and examples are built with these on top of CFLAGS; the stricter
 # house set (-Wconversion and friends) is applied to rt.h by the compile matrix.
@@ -96,7 +97,7 @@ $(BUILD)/asan/echo: examples/01_echo.c rt.h $(WEB_GEN)
 	$(CC) $(CFLAGS) $(WARN) $(SAN) -I$(BUILD)/gen -o $@ $< $(LDLIBS)
 
 test: check
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -j$(JOBS) --no-print-directory all
 	@BUILD=$(BUILD) bash tests/run.sh
 
 # The main demo: the chat server once it exists, the echo server before that.

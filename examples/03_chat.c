@@ -64,6 +64,25 @@ static int auth(void *user, rt_str token, char *user_id, size_t cap)
     return 0;
 }
 
+/* Permissions for the protocol: "private.NAME" is NAME's room alone, and
+ * only "admin" may post in "news". Refusals reach the client as errors. */
+static int can_join(void *user, const char *user_id, rt_str room)
+{
+    rt_str owner;
+    (void)user;
+    if (room.n < 8 || memcmp(room.p, "private.", 8) != 0)
+        return 1;
+    owner.p = room.p + 8;
+    owner.n = room.n - 8;
+    return rt_str_eq(owner, rt_str_c(user_id));
+}
+
+static int can_publish(void *user, const char *user_id, rt_str room)
+{
+    (void)user;
+    return !rt_str_eq(room, rt_str_c("news")) || strcmp(user_id, "admin") == 0;
+}
+
 /* 3. WebSocket: /ws?room=R is the plain mode (every text frame is published
  *    to R; the room name lives in the user pointer), /ws is the protocol. */
 static int on_upgrade(rt_conn *c, const rt_http_request *req, void *user)
@@ -239,6 +258,8 @@ int main(int argc, char **argv)
     cfg.cb.on_rate_limited = on_rate_limited;
     cfg.cb.on_hold_timeout = on_hold_timeout;
     pcfg.auth = auth;
+    pcfg.can_join = can_join;
+    pcfg.can_publish = can_publish;
 
     /* 6. Loop, server, rooms, protocol: in that order up, reverse order down. */
     if (rt_loop_init(&loop, NULL) != RT_OK || rt_server_init(&server, &loop, &cfg) != RT_OK ||

@@ -65,11 +65,18 @@ for t in "$BUILD"/itest/*; do
 done
 
 # JavaScript suites: tests/integration/js/*.test.mjs, run by node's test runner.
-if ls tests/integration/js/*.test.mjs >/dev/null 2>&1; then
-    if need_node_modules; then
-        run_suite "node clients" node --test --test-reporter=tap --test-concurrency=1 tests/integration/js/
-    else
+# The browser suite needs Debian's Chromium (driven by playwright-core).
+js=(tests/integration/js/*.test.mjs)
+if [ -e "${js[0]}" ]; then
+    if ! need_node_modules; then
         skip_suite "node clients" "node/npm or the npm packages are not available"
+        js=()
+    elif [ -e tests/integration/js/browser.test.mjs ] && ! need_cmd chromium chromium; then
+        skip_suite "browser (Chromium)" "/usr/bin/chromium is missing (apt-get install chromium)"
+        js=("${js[@]/tests\/integration\/js\/browser.test.mjs}")
+    fi
+    if [ "${#js[@]}" -gt 0 ]; then
+        run_suite "node clients" node --test --test-reporter=tap --test-concurrency=1 ${js[@]}
     fi
 fi
 

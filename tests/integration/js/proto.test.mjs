@@ -587,6 +587,28 @@ describe('protocol over WebSocket', () => {
         });
     });
 
+    describe('permissions', () => {
+        // The chat demo's rules: "private.NAME" is NAME's alone; only admin posts in "news".
+        test('a refused join or publish gets forbidden, and nothing happens', async () => {
+            const alice = await P.Client.connect(S.port, 'alice');
+            const admin = await P.Client.connect(S.port, 'admin');
+            await withClients([alice, admin], async () => {
+                await expectError(alice, { type: 'join', room: 'private.bob' }, 'forbidden');
+                const own = await alice.request({ type: 'join', room: 'private.alice' });
+                assert.equal(own.type, 'joined');
+                await alice.join('news');
+                await admin.join('news');
+                await expectError(alice, { type: 'publish', room: 'news', data: 'spam' },
+                                  'forbidden');
+                const ok = await admin.request({ type: 'publish', room: 'news', data: 'hi' });
+                assert.equal(ok.type, 'published');
+                const h = await alice.request({ type: 'history', room: 'news' });
+                assert.deepEqual(h.messages.map((m) => m.data), ['hi']);
+                await stillOpen(alice); // a refusal is not a protocol error
+            });
+        });
+    });
+
     describe('origin', () => {
         test('a WebSocket upgrade from a foreign origin gets 403', async () => {
             const from = async (origin) =>
