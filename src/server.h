@@ -265,6 +265,7 @@ struct rt_server {
     rt_loop_hook hook;           /* runs the flush list once per loop step */
     struct rt__accept_slot *accept_slots; /* accept_rate bookkeeping, or NULL */
     rt__conn_slab *slabs;        /* blocks of connection structs with a free one */
+    unsigned char *gather;       /* small queued messages copied into one send */
 };
 
 #ifdef __cplusplus
