@@ -294,6 +294,13 @@ RT_API int rt_str_ieq(rt_str a, rt_str b);
  * user ids and session ids (safe in URLs, JSON and log lines), else 0. */
 RT_API int rt_str_is_name(rt_str s, size_t max);
 
+/* ---- Hashing -----------------------------------------------------------------
+ * FNV-1a (32-bit), continued from h: start from RT_FNV1A_BASIS, or from a
+ * basis mixed with a seed. Not a keyed hash: a seed only stops collisions
+ * computed in advance, so tables using it also bound their chains. */
+#define RT_FNV1A_BASIS 2166136261u
+RT_API uint32_t rt_fnv1a(uint32_t h, const void *data, size_t n);
+
 /* ---- Allocator ---------------------------------------------------------------
  * rt.h allocates only growable buffers. By default it uses RT_MALLOC/RT_FREE
  * (libc); a config struct may carry an rt_allocator instead, which is passed
@@ -2153,6 +2160,15 @@ int rt_str_is_name(rt_str s, size_t max)
             return 0;
     }
     return 1;
+}
+
+uint32_t rt_fnv1a(uint32_t h, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
 }
 
 /* The allocator hooks: a per-object rt_allocator wins, otherwise the
@@ -5162,13 +5178,7 @@ static uint64_t rt__rooms_new_epoch(const rt_rooms *rs, uint32_t hash)
 static uint32_t rt__rooms_hash(const rt_rooms *rs, rt_str name)
 {
     uint64_t seed = rs->settings.hash_seed;
-    uint32_t h = 2166136261u ^ (uint32_t)(seed ^ (seed >> 32));
-    size_t i;
-    for (i = 0; i < name.n; i++) {
-        h ^= (unsigned char)name.p[i];
-        h *= 16777619u;
-    }
-    return h;
+    return rt_fnv1a(RT_FNV1A_BASIS ^ (uint32_t)(seed ^ (seed >> 32)), name.p, name.n);
 }
 
 int rt_room_name_valid(rt_str name)
@@ -5609,26 +5619,16 @@ int rt_presence_id_valid(rt_str id)
 /* FNV-1a (32-bit) continued from h. Not a keyed hash: the seeded basis only
  * stops collisions computed in advance; chains stay bounded by the limits
  * and the short names. */
-static uint32_t rt__presence_fnv(uint32_t h, rt_str s)
-{
-    size_t i;
-    for (i = 0; i < s.n; i++) {
-        h ^= (unsigned char)s.p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static uint32_t rt__presence_hash_room(const rt_presence *p, rt_str name)
 {
     uint64_t seed = p->settings.hash_seed;
-    return rt__presence_fnv(2166136261u ^ (uint32_t)(seed ^ (seed >> 32)), name);
+    return rt_fnv1a(RT_FNV1A_BASIS ^ (uint32_t)(seed ^ (seed >> 32)), name.p, name.n);
 }
 
 /* A user's key is (room, id): its hash continues from the room's. */
 static uint32_t rt__presence_hash_user(const rt__presence_room *r, rt_str id)
 {
-    return rt__presence_fnv(r->node.hash * 16777619u, id);
+    return rt_fnv1a(r->node.hash * 16777619u, id.p, id.n);
 }
 
 /* The splitmix64 finaliser (Steele, Lea, Flood 2014) of the key's bits and
@@ -8203,19 +8203,9 @@ struct rt__accept_slot {
 /* FNV-1a over the address bytes (not the port): one source, one counter. */
 static uint32_t rt__srv_addr_key(const struct sockaddr_storage *ss)
 {
-    const unsigned char *p;
-    size_t i, n;
-    uint32_t h = 2166136261u;
-    if (ss->ss_family == AF_INET6) {
-        p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-        n = 16;
-    } else {
-        p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-        n = 4;
-    }
-    for (i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h | 1u;
+    if (ss->ss_family == AF_INET6)
+        return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) | 1u;
+    return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in *)ss)->sin_addr, 4) | 1u;
 }
 
 /* 1 when this source has opened more than accept_rate connections in the

@@ -64,6 +64,15 @@ int rt_str_is_name(rt_str s, size_t max)
     return 1;
 }
 
+uint32_t rt_fnv1a(uint32_t h, const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 /* The allocator hooks: a per-object rt_allocator wins, otherwise the
  * compile-time RT_MALLOC family (libc unless the user overrides it). */
 void *rt_alloc(const rt_allocator *a, size_t n)

@@ -78,6 +78,13 @@ RT_API int rt_str_ieq(rt_str a, rt_str b);
  * user ids and session ids (safe in URLs, JSON and log lines), else 0. */
 RT_API int rt_str_is_name(rt_str s, size_t max);
 
+/* ---- Hashing -----------------------------------------------------------------
+ * FNV-1a (32-bit), continued from h: start from RT_FNV1A_BASIS, or from a
+ * basis mixed with a seed. Not a keyed hash: a seed only stops collisions
+ * computed in advance, so tables using it also bound their chains. */
+#define RT_FNV1A_BASIS 2166136261u
+RT_API uint32_t rt_fnv1a(uint32_t h, const void *data, size_t n);
+
 /* ---- Allocator ---------------------------------------------------------------
  * rt.h allocates only growable buffers. By default it uses RT_MALLOC/RT_FREE
  * (libc); a config struct may carry an rt_allocator instead, which is passed

@@ -87,26 +87,16 @@ int rt_presence_id_valid(rt_str id)
 /* FNV-1a (32-bit) continued from h. Not a keyed hash: the seeded basis only
  * stops collisions computed in advance; chains stay bounded by the limits
  * and the short names. */
-static uint32_t rt__presence_fnv(uint32_t h, rt_str s)
-{
-    size_t i;
-    for (i = 0; i < s.n; i++) {
-        h ^= (unsigned char)s.p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static uint32_t rt__presence_hash_room(const rt_presence *p, rt_str name)
 {
     uint64_t seed = p->settings.hash_seed;
-    return rt__presence_fnv(2166136261u ^ (uint32_t)(seed ^ (seed >> 32)), name);
+    return rt_fnv1a(RT_FNV1A_BASIS ^ (uint32_t)(seed ^ (seed >> 32)), name.p, name.n);
 }
 
 /* A user's key is (room, id): its hash continues from the room's. */
 static uint32_t rt__presence_hash_user(const rt__presence_room *r, rt_str id)
 {
-    return rt__presence_fnv(r->node.hash * 16777619u, id);
+    return rt_fnv1a(r->node.hash * 16777619u, id.p, id.n);
 }
 
 /* The splitmix64 finaliser (Steele, Lea, Flood 2014) of the key's bits and

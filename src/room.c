@@ -319,13 +319,7 @@ static uint64_t rt__rooms_new_epoch(const rt_rooms *rs, uint32_t hash)
 static uint32_t rt__rooms_hash(const rt_rooms *rs, rt_str name)
 {
     uint64_t seed = rs->settings.hash_seed;
-    uint32_t h = 2166136261u ^ (uint32_t)(seed ^ (seed >> 32));
-    size_t i;
-    for (i = 0; i < name.n; i++) {
-        h ^= (unsigned char)name.p[i];
-        h *= 16777619u;
-    }
-    return h;
+    return rt_fnv1a(RT_FNV1A_BASIS ^ (uint32_t)(seed ^ (seed >> 32)), name.p, name.n);
 }
 
 int rt_room_name_valid(rt_str name)

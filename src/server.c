@@ -1107,19 +1107,9 @@ struct rt__accept_slot {
 /* FNV-1a over the address bytes (not the port): one source, one counter. */
 static uint32_t rt__srv_addr_key(const struct sockaddr_storage *ss)
 {
-    const unsigned char *p;
-    size_t i, n;
-    uint32_t h = 2166136261u;
-    if (ss->ss_family == AF_INET6) {
-        p = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-        n = 16;
-    } else {
-        p = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
-        n = 4;
-    }
-    for (i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h | 1u;
+    if (ss->ss_family == AF_INET6)
+        return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) | 1u;
+    return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in *)ss)->sin_addr, 4) | 1u;
 }
 
 /* 1 when this source has opened more than accept_rate connections in the

@@ -50,6 +50,16 @@ RT_TEST(names_are_1_to_max_bytes_of_the_name_alphabet)
     CHECK_EQ(ok, 67);
 }
 
+RT_TEST(fnv1a_matches_the_published_vectors)
+{
+    /* FNV-1a 32-bit test vectors (Fowler/Noll/Vo reference) */
+    CHECK_EQ(rt_fnv1a(RT_FNV1A_BASIS, "", 0), 0x811c9dc5u);
+    CHECK_EQ(rt_fnv1a(RT_FNV1A_BASIS, "a", 1), 0xe40c292cu);
+    CHECK_EQ(rt_fnv1a(RT_FNV1A_BASIS, "foobar", 6), 0xbf9cf968u);
+    /* continuing from a prefix's hash is hashing the whole */
+    CHECK_EQ(rt_fnv1a(rt_fnv1a(RT_FNV1A_BASIS, "foo", 3), "bar", 3), 0xbf9cf968u);
+}
+
 static size_t counted_live;
 static void *counting_alloc(void *user, size_t n)
 {
