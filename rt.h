@@ -7637,12 +7637,17 @@ static rt_result rt__conn_grow_queue(rt_conn *c)
     return RT_OK;
 }
 
-/* The hard cap was hit. Drop what is queued and say 1008, unless a message
- * is half written: then a close frame cannot follow it, so just hang up. */
+/* The hard cap was hit, or the grace period ran out. Drop what is queued
+ * and say 1008, unless a message is half written (a close frame cannot
+ * follow it) or the close frame is already waiting: then just hang up.
+ * Either way the backlog is dealt with, so t_over is cleared: left set, the
+ * next tick would take this path again and throw away the close frame,
+ * and the close timeout would never be checked. */
 static void rt__conn_overflow(rt_conn *c)
 {
     c->close_code = RT_WS_CLOSE_POLICY;
-    if (c->qoff != 0) {
+    c->t_over = 0;
+    if (c->qoff != 0 || (c->flags & RT__C_CLOSING)) {
         rt__conn_drop(c, RT_WS_CLOSE_POLICY);
         return;
     }
