@@ -480,6 +480,10 @@ static ssize_t rt__conn_send_queue(rt_conn *c)
         srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
     if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
         return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
+    if (n == 1) { /* send() is cheaper than sendmsg() for one buffer */
+        rt_msg *m = c->q[c->qhead & (c->qcap - 1)];
+        return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
+    }
     for (i = 0; i < n; i++) {
         rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
         uint32_t off = i == 0 ? c->qoff : 0;
@@ -1038,7 +1042,7 @@ static void rt__conn_read(rt_conn *c)
             return;
         }
         do {
-            n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+            n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         } while (n < 0 && errno == EINTR);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* peer gone: 1006 */
