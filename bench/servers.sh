@@ -11,6 +11,10 @@
 #              where nothing is lost and p99 < 100 ms
 #   connect    handshakes/s: open, upgrade, close, 100 at a time
 #   idle       10,000 idle connections: the server's VmRSS per connection
+# Broadcast and echo runs send for half a second before they measure.
+# Beside them, bench/floor.c measures the same echo and fan-out with
+# nothing but the kernel (a bare recv + send, a bare loop of send()), and
+# a second table gives every server as a ratio to that floor.
 # Each figure is the median of BENCH_RUNS runs (default 5). Prints a
 # markdown table; exits 1 when a run against rt.h lost, duplicated or
 # corrupted a message, or a connection failed.
@@ -46,7 +50,7 @@ build_lws() {
 try_rate() {
     local i p99
     for i in 1 2; do
-        run "$1" "search@$2" broadcast --conns 1000 --rate "$2" --seconds 2
+        run "$1" "search@$2" broadcast --conns 1000 --rate "$2" --seconds 2 --warmup 0.5
         p99=$(field p99_us "$LAST")
         clean "$LAST" && [ -n "$p99" ] && awk -v p="$p99" 'BEGIN { exit !(p < 100000) }' &&
             return 0
@@ -87,16 +91,30 @@ column() {
     done
     start_server "$bin" --max-conns 20000 --broadcast || return
     for i in $(seq "$RUNS"); do
-        run "$col" bc100 broadcast --conns 1000 --rate 100 --seconds 2
+        run "$col" bc100 broadcast --conns 1000 --rate 100 --seconds 2 --warmup 0.5
     done
     search_rate "$col"
     echo "$col|best|RESULT rate=$BEST" >>"$RESULTS"
     if [ "$BEST" -gt 0 ]; then
         for i in $(seq "$RUNS"); do
-            run "$col" bchigh broadcast --conns 1000 --rate "$BEST" --seconds 2
+            run "$col" bchigh broadcast --conns 1000 --rate "$BEST" --seconds 2 --warmup 0.5
         done
     fi
     stop_server
+}
+
+# floor_column: bench/floor.c's bare loads, the kernel's part of every
+# figure (it pins itself to the same two cores).
+floor_column() {
+    local i t line
+    for i in $(seq "$RUNS"); do
+        for t in "echo100 echo --conns 100" "echo1000 echo --conns 1000" \
+                 "fanout fanout --conns 1000"; do
+            set -- $t
+            line=$(timeout 120 "$BUILD/bench/floor" "${@:2}" 2>/dev/null | grep '^RESULT')
+            echo "floor|$1|${line:-FAILED}" >>"$RESULTS"
+        done
+    done
 }
 
 # cell COLUMN TEST KEY [DECIMALS]: the median, marked when runs failed.
@@ -138,6 +156,34 @@ latency_row() {
     echo "$line |"
 }
 
+# floor_row LABEL FLOOR_TEST FLOOR_KEY TEST KEY [DECIMALS]: the floor, then
+# each server ÷ it.
+floor_row() {
+    local f line c
+    f=$(median floor "$2" "$3")
+    line="| $1 | $(fmt "$f" "${6:-0}")"
+    for c in $COLS; do
+        line="$line | $(ratio "$(median "$c" "$4" "$5")" "$f")"
+    done
+    echo "$line |"
+}
+
+floor_report() {
+    local head="| The floor: bench/floor.c, the kernel alone, median of $RUNS | floor" sep="|---|---:" c
+    for c in $COLS; do
+        head="$head | $c ÷ floor"
+        sep="$sep|---:"
+    done
+    echo "$head |"
+    echo "$sep|"
+    floor_row "echo, 100 connections: CPU µs per message (recv + send)" echo100 cpu_us_per_msg \
+        echo100 cpu_us_per_msg 2
+    floor_row "echo, 1,000 connections: CPU µs per message (recv + send)" echo1000 \
+        cpu_us_per_msg echo1000 cpu_us_per_msg 2
+    floor_row "one message sent to 1,000 connections back to back, µs (÷: broadcast p99 at 100 msgs/s)" \
+        fanout round_us bc100 p99_us
+}
+
 report() {
     local head="| 32-byte messages, median of $RUNS | rt.h poll | rt.h epoll" sep="|---|---:|---:" c
     if [ -n "$LWS" ]; then
@@ -162,6 +208,8 @@ report() {
     row "memory per idle connection ($(fmt "$IDLE_CONNS") open), bytes of RSS" idle \
         bytes_per_conn
     echo
+    floor_report
+    echo
     echo "Server on core $SERVER_CORE, load generator on core $LOADGEN_CORE (taskset)."
     [ -n "$LWS" ] && echo "Ratios are rt.h ÷ libwebsockets: above 1 is better for rates," \
         "below 1 is better for CPU time and memory."
@@ -174,13 +222,14 @@ report() {
 }
 
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/echo" "$BUILD/echo-epoll" \
-    "$BUILD/bench/loadgen" >/dev/null || exit 1
+    "$BUILD/bench/loadgen" "$BUILD/bench/floor" >/dev/null || exit 1
 COLS="poll epoll"
 LWS=
 if build_lws; then
     COLS="poll epoll lws"
     LWS=1
 fi
+floor_column
 column poll "$BUILD/echo"
 column epoll "$BUILD/echo-epoll"
 [ -n "$LWS" ] && column lws "$BUILD/bench/lws_echo"
