@@ -1,25 +1,17 @@
-/* floor.c - what the kernel alone costs on this machine: the floor under
- * the WebSocket servers' figures of bench/servers.sh, measured in the same
- * run so the servers can be read as ratios to it.
+/* floor.c - the kernel's share of a broadcast on this machine, measured
+ * in the same run as the servers of bench/servers.sh.
  *
  *   make build/bench/floor
- *   build/bench/floor fanout [--conns N] [--rounds N]
- *   build/bench/floor echo [--conns N] [--seconds S]
+ *   build/bench/floor [--conns N] [--rounds N]
  *
- * Both modes open --conns loopback TCP connections and split in two: this
- * process plays the server on core 0, a child plays the clients on core 1
- * (the cores bench/lib.sh gives the servers and the load generator). The
- * messages are 34 bytes, the size of a 32-byte text frame from a server.
- *
- *   fanout  100 times a second the server sends one message to every
- *           connection, back to back, while the child reads them with epoll.
- *           Prints the median time of one such round: no server on this
- *           machine can hand a broadcast to its last receiver sooner.
- *   echo    the child keeps one message in flight on every connection; the
- *           server reads each one and sends it back, and does nothing else.
- *           Prints the server's CPU time per message (utime + stime from
- *           /proc, as bench/loadgen.c reads a server's): the cost of one
- *           read() and one send(), without any WebSocket work.
+ * Opens --conns (1,000) loopback TCP connections and splits in two: this
+ * process plays the server on core 0, a child reads every connection with
+ * epoll on core 1 (the cores bench/lib.sh gives the servers and the load
+ * generator). 100 times a second the server sends 34 bytes, the size of a
+ * 32-byte text frame, to every connection back to back, with nothing else
+ * in the loop. Prints the median time of one such round: no server on
+ * this machine can hand a broadcast to its last receiver sooner, so a
+ * server's broadcast latency reads best as a ratio to it.
  *
  * Output: one line "RESULT key=value ..." like bench/loadgen.c's. Linux
  * only (epoll, sched_setaffinity); traffic stays on 127.0.0.1.
@@ -48,7 +40,6 @@
 #define MAX_ROUNDS 10000
 #define WARMUP_ROUNDS 50     /* fanout: rounds sent before measuring */
 #define ROUND_GAP_NS 10000000 /* fanout: 100 rounds a second */
-#define WARMUP_NS 500000000ull
 
 static uint64_t now_ns(void)
 {
@@ -70,23 +61,6 @@ static void pin(int core)
     CPU_SET(core, &set);
     if (sched_setaffinity(0, sizeof set, &set) < 0)
         die("sched_setaffinity");
-}
-
-/* This process's utime + stime in clock ticks. */
-static long long cpu_ticks(void)
-{
-    char buf[1024], *p;
-    long long ut, st;
-    FILE *f = fopen("/proc/self/stat", "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut,
-                     &st) != 2)
-        return -1;
-    return ut + st;
 }
 
 /* Opens n connected pairs: srv[i] accepted here, cli[i] its client end. */
@@ -131,29 +105,19 @@ static int watch(int n, const int *fds)
     return ep;
 }
 
-/* The clients: read whatever comes; in echo mode send each message back
- * as it arrives (one in flight per connection). Runs until killed. */
-static void clients(int n, const int *cli, int echo)
+/* The receivers: read whatever comes, until killed. */
+static void receivers(int n, const int *cli)
 {
     static struct epoll_event evs[1024];
     static unsigned char buf[65536];
     int ep, i, k;
     pin(CLIENT_CORE);
     ep = watch(n, cli);
-    if (echo) {
-        for (i = 0; i < n; i++)
-            if (send(cli[i], buf, MSG_SIZE, MSG_NOSIGNAL) != MSG_SIZE)
-                die("send");
-    }
     for (;;) {
         k = epoll_wait(ep, evs, 1024, -1);
         for (i = 0; i < k; i++) {
-            int fd = cli[evs[i].data.u32];
-            ssize_t r = read(fd, buf, sizeof buf);
-            if (r <= 0)
-                continue;
-            if (echo && send(fd, buf, (size_t)r, MSG_NOSIGNAL) < 0)
-                die("send");
+            if (read(cli[evs[i].data.u32], buf, sizeof buf) < 0 && errno != EAGAIN)
+                die("read");
         }
     }
 }
@@ -191,61 +155,19 @@ static void fanout(int n, int rounds, const int *srv)
            (double)took[rounds * 9 / 10] / 1e3);
 }
 
-/* Read and send back on every connection until the time is up. */
-static void echo(int n, double seconds, const int *srv)
-{
-    static struct epoll_event evs[1024];
-    static unsigned char buf[65536];
-    uint64_t t_start = now_ns() + WARMUP_NS, t_end = t_start + (uint64_t)(seconds * 1e9), msgs = 0;
-    long long cpu0 = -1, cpu1;
-    int ep = watch(n, srv), i, k;
-    for (;;) {
-        uint64_t now = now_ns();
-        if (cpu0 < 0 && now >= t_start) {
-            cpu0 = cpu_ticks();
-            msgs = 0;
-        }
-        if (now >= t_end)
-            break;
-        k = epoll_wait(ep, evs, 1024, 10);
-        for (i = 0; i < k; i++) {
-            int fd = srv[evs[i].data.u32];
-            ssize_t r = recv(fd, buf, sizeof buf, 0);
-            if (r <= 0)
-                continue;
-            if (send(fd, buf, (size_t)r, MSG_NOSIGNAL) < 0)
-                die("send");
-            msgs += (uint64_t)r / MSG_SIZE;
-        }
-    }
-    cpu1 = cpu_ticks();
-    printf("RESULT mode=echo conns=%d seconds=%.1f msgs=%llu msgs_per_s=%.0f cpu_us_per_msg=%.3f\n",
-           n, seconds, (unsigned long long)msgs, (double)msgs / seconds,
-           (double)(cpu1 - cpu0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)msgs);
-    close(ep);
-}
-
 int main(int argc, char **argv)
 {
-    int n = 0, rounds = 200, i, *srv, *cli, is_echo;
-    double seconds = 2;
+    int n = 1000, rounds = 200, i, *srv, *cli;
     pid_t child;
-    if (argc < 2 || (strcmp(argv[1], "fanout") != 0 && strcmp(argv[1], "echo") != 0)) {
-        fprintf(stderr, "usage: floor fanout [--conns N] [--rounds N]\n"
-                        "       floor echo [--conns N] [--seconds S]\n");
-        return 2;
-    }
-    is_echo = strcmp(argv[1], "echo") == 0;
-    for (i = 2; i + 1 < argc; i += 2) {
+    for (i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--conns") == 0) n = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--rounds") == 0) rounds = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--seconds") == 0) seconds = atof(argv[i + 1]);
-        else return fprintf(stderr, "floor: unknown option %s\n", argv[i]), 2;
+        else break;
     }
-    if (n == 0)
-        n = is_echo ? 100 : 1000;
-    if (n < 1 || rounds < 1 || rounds > MAX_ROUNDS || seconds <= 0)
-        return fprintf(stderr, "floor: bad option value\n"), 2;
+    if (i != argc || n < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
+        fprintf(stderr, "usage: floor [--conns N] [--rounds N (at most %d)]\n", MAX_ROUNDS);
+        return 2;
+    }
     srv = (int *)malloc((size_t)n * sizeof *srv);
     cli = (int *)malloc((size_t)n * sizeof *cli);
     if (!srv || !cli)
@@ -255,13 +177,10 @@ int main(int argc, char **argv)
     if (child < 0)
         die("fork");
     if (child == 0)
-        clients(n, cli, is_echo); /* never returns */
+        receivers(n, cli); /* never returns */
     pin(SERVER_CORE);
     usleep(200000); /* the child is waiting in epoll_wait */
-    if (is_echo)
-        echo(n, seconds, srv);
-    else
-        fanout(n, rounds, srv);
+    fanout(n, rounds, srv);
     fflush(stdout);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
