@@ -447,7 +447,6 @@ static void rt__conn_drained(rt_conn *c)
     }
 }
 
-/* Writes as much of the queue as the socket takes, in one sendmsg. */
 /* Copies the queue's leading messages into buf while they fit; returns the
  * number of messages copied and sets *len. */
 static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap, size_t *len)
@@ -467,8 +466,9 @@ static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap
 
 /* One system call for the queue. Several small messages (a busy room's
  * frames) are copied into the server's gather buffer first: the kernel takes
- * one long segment much faster than many 30-byte iovec entries. Otherwise
- * the messages go as they are, an iovec entry each. */
+ * one long segment much faster than many 30-byte iovec entries. A single
+ * message goes with a plain send() (cheaper than a sendmsg() of one entry);
+ * otherwise the messages go as they are, an iovec entry each. */
 static ssize_t rt__conn_send_queue(rt_conn *c)
 {
     rt_server *srv = c->srv;
@@ -480,8 +480,8 @@ static ssize_t rt__conn_send_queue(rt_conn *c)
         srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
     if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
         return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
-    if (n == 1) { /* send() is cheaper than sendmsg() for one buffer */
-        rt_msg *m = c->q[c->qhead & (c->qcap - 1)];
+    if (n == 1) {
+        rt_msg *m = c->q[c->qhead];
         return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
     }
     for (i = 0; i < n; i++) {
