@@ -319,19 +319,26 @@ static void rt__conn_release_rbuf(rt_conn *c)
     c->rlen = c->rcap = 0;
 }
 
-static void rt__conn_release_queue(rt_conn *c)
+/* Gives the queue's ring back: to the pool at its first size, else to the
+ * allocator. The caller resets or replaces c->q. */
+static void rt__conn_free_ring(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    while (c->qlen) {
-        rt_msg_release(c->q[c->qhead]);
-        c->qhead = (c->qhead + 1) & (c->qcap - 1);
-        c->qlen--;
-    }
     if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
         rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
                      RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
     else if (c->q)
         rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+}
+
+static void rt__conn_release_queue(rt_conn *c)
+{
+    while (c->qlen) {
+        rt_msg_release(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) & (c->qcap - 1);
+        c->qlen--;
+    }
+    rt__conn_free_ring(c);
     c->q = NULL;
     c->qhead = c->qlen = c->qcap = c->qoff = 0;
     c->queued = 0;
@@ -534,11 +541,7 @@ static rt_result rt__conn_grow_queue(rt_conn *c)
         return RT_E_NOMEM;
     for (i = 0; i < c->qlen; i++)
         q[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
-    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
-        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
-                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
-    else if (c->q)
-        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+    rt__conn_free_ring(c);
     c->q = q;
     c->qcap = cap;
     c->qhead = 0;
