@@ -843,6 +843,20 @@ static long long window_open(gen *g, uint64_t *d0)
     return g->o.server_pid ? proc_cpu_ticks(g->o.server_pid) : -1;
 }
 
+/* Ends the measured window: the server's CPU count and the deliveries in
+ * it (returned); then stops sending, lets answers drain until done says so
+ * or DRAIN_NS passes, and counts what never came. */
+static uint64_t window_close(gen *g, uint64_t d0, long long *cpu1, done_fn done)
+{
+    uint64_t d;
+    *cpu1 = g->o.server_pid ? proc_cpu_ticks(g->o.server_pid) : -1;
+    d = g->s.deliveries - d0;
+    g->sending = 0;
+    pump(g, now_ns() + DRAIN_NS, done, NULL);
+    g->s.lost = count_lost(g);
+    return d;
+}
+
 /* ---- echo ------------------------------------------------------------------------ */
 
 static int echo_done(const gen *g)
@@ -859,11 +873,7 @@ static int run_echo(gen *g)
     pump(g, now_ns() + (uint64_t)(g->o.warmup * 1e9), NULL, NULL);
     cpu0 = window_open(g, &d0);
     pump(g, g->t_end, NULL, NULL);
-    cpu1 = g->o.server_pid ? proc_cpu_ticks(g->o.server_pid) : -1;
-    d = g->s.deliveries - d0;
-    g->sending = 0;
-    pump(g, now_ns() + DRAIN_NS, echo_done, NULL);
-    g->s.lost = count_lost(g);
+    d = window_close(g, d0, &cpu1, echo_done);
     printf("RESULT mode=echo conns=%ld size=%ld window=%ld seconds=%.1f msgs=%llu "
            "msgs_per_s=%.0f cpu_us_per_msg=%.3f",
            g->n, g->o.size, g->o.window, g->o.seconds, (unsigned long long)d,
@@ -921,11 +931,7 @@ static int run_broadcast(gen *g)
     pump(g, g->t_pace + (uint64_t)(g->o.warmup * 1e9), NULL, tick_sender);
     cpu0 = window_open(g, &d0);
     pump(g, g->t_end, NULL, tick_sender);
-    cpu1 = g->o.server_pid ? proc_cpu_ticks(g->o.server_pid) : -1;
-    d = g->s.deliveries - d0;
-    g->sending = 0;
-    pump(g, now_ns() + DRAIN_NS, broadcast_done, NULL);
-    g->s.lost = count_lost(g);
+    d = window_close(g, d0, &cpu1, broadcast_done);
     printf("RESULT mode=broadcast receivers=%ld size=%ld rate=%.0f seconds=%.1f sent=%llu "
            "deliveries=%llu deliveries_per_s=%.0f cpu_us_per_delivery=%.4f",
            g->n - 1, g->o.size, g->o.rate, g->o.seconds,
