@@ -56,8 +56,9 @@ $(BUILD)/asan/%: tests/unit/%.c rt.h tests/rt_test.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(LDLIBS)
 
-# test_loop_epoll.c is test_loop.c on the epoll backend.
+# test_loop_epoll.c and test_server_epoll.c: the same tests on the epoll backend.
 $(BUILD)/test_loop_epoll $(BUILD)/asan/test_loop_epoll: tests/unit/test_loop.c
+$(BUILD)/test_server_epoll $(BUILD)/asan/test_server_epoll: tests/unit/test_server.c
 
 $(BUILD)/itest/%: tests/integration/%.c rt.h
 	@mkdir -p $(@D)

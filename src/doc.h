@@ -124,7 +124,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
        RT_CONN_READ_BUF           4096              all    pooled read buffer size
        RT_PING_INTERVAL_MS        25000             all    server WebSocket pings
-       RT_IDLE_TIMEOUT_MS         60000             all    silence before a connection is dropped
+       RT_IDLE_TIMEOUT_MS         60000             all    silence (or a stalled reply) before a drop
        RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
        RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
        RT_RATE_STRIKES            20                all    rate-limited messages in a row before 1008

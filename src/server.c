@@ -45,7 +45,8 @@ enum {
     RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
     RT__C_JSON = 1 << 11,       /* room messages go out as wire-protocol JSON */
     RT__C_RATED = 1 << 12,      /* over accept_rate: answer 429 and close */
-    RT__C_HEAD = 1 << 13        /* the current request is HEAD: reply without a body */
+    RT__C_HEAD = 1 << 13,       /* the current request is HEAD: reply without a body */
+    RT__C_PEER_FIN = 1 << 14    /* HTTP peer half-closed: write what is owed, then close */
 };
 
 struct rt_conn {
@@ -70,7 +71,7 @@ struct rt_conn {
     uint32_t qoff;            /* bytes of q[qhead] already written */
     size_t queued;            /* bytes queued and not yet written */
     uint32_t t_rx;            /* last byte received (ms since srv->t0) */
-    uint32_t t_ping;          /* last ping or keep-alive sent */
+    uint32_t t_ping;          /* last ping or keep-alive sent; for HTTP, last write */
     uint32_t t_state;         /* request start, close start or hold deadline */
     uint32_t t_over;          /* when the queue went over its cap, 0 if under */
     int32_t tok_msgs;         /* rate limit buckets: thousandths of a message */
@@ -395,7 +396,10 @@ static void rt__conn_free(rt_conn *c)
 
 static void rt__conn_want_write(rt_conn *c, int on)
 {
-    unsigned ev = RT_IO_READ | (on ? (unsigned)RT_IO_WRITE : 0u);
+    /* After the peer's FIN the socket stays readable (at EOF) for good, so
+     * only writing is watched. */
+    unsigned ev = (c->flags & RT__C_PEER_FIN ? 0u : (unsigned)RT_IO_READ) |
+                  (on ? (unsigned)RT_IO_WRITE : 0u);
     if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
         return;
     if (rt_loop_mod(c->srv->loop, c->fd, ev) != RT_OK) {
@@ -437,6 +441,10 @@ static void rt__conn_consume(rt_conn *c, size_t n)
 static void rt__conn_drained(rt_conn *c)
 {
     rt_server *srv = c->srv;
+    if (c->flags & RT__C_PEER_FIN) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* all owed is written; both sides are done */
+        return;
+    }
     rt__conn_release_queue(c);
     rt__conn_want_write(c, 0);
     c->t_over = 0;
@@ -518,6 +526,8 @@ static void rt__conn_write(rt_conn *c)
         return;
     }
     rt__conn_consume(c, (size_t)w);
+    if (c->kind == RT_CONN_HTTP)
+        c->t_ping = rt__srv_ms(c->srv); /* a reply is moving: see rt__conn_tick */
     if (c->qlen == 0)
         rt__conn_drained(c);
     else
@@ -591,6 +601,8 @@ static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
     }
     if (c->qlen == c->qcap && rt__conn_grow_queue(c) != RT_OK)
         return RT_E_NOMEM;
+    if (c->qlen == 0 && c->kind == RT_CONN_HTTP)
+        c->t_ping = rt__srv_ms(c->srv); /* a reply starts: see rt__conn_tick */
     rt_msg_retain(m);
     c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = m;
     c->qlen++;
@@ -992,13 +1004,15 @@ static rt_result rt__conn_read_room(rt_conn *c)
     }
     if (c->rlen < c->rcap)
         return RT_OK;
-    if (c->kind != RT_CONN_HTTP || c->rcap >= limit)
+    if ((c->kind != RT_CONN_HTTP && c->kind != RT_CONN_HELD) || c->rcap >= limit)
         return RT_E_LIMIT;
     return rt__conn_grow_rbuf(c, c->rcap * 2 < limit ? c->rcap * 2 : limit);
 }
 
 /* Hands the buffered bytes to the codec of the connection's current kind and
- * drops what it consumed. SSE streams and held requests expect no input. */
+ * drops what it consumed. Requests pipelined behind a held one wait in the
+ * buffer until it is answered (rt__srv_on_step picks them up); SSE streams
+ * expect no input. */
 static void rt__conn_input(rt_conn *c)
 {
     size_t used;
@@ -1012,6 +1026,8 @@ static void rt__conn_input(rt_conn *c)
             used = rt__conn_ws_input(c, used);
     } else if (c->kind == RT_CONN_WS)
         used = rt__conn_ws_input(c, 0);
+    else if (c->kind == RT_CONN_HELD)
+        used = 0;
     else
         used = c->rlen;
     if (c->flags & RT__C_DEAD)
@@ -1031,6 +1047,22 @@ static void rt__conn_input(rt_conn *c)
         rt__conn_release_rbuf(c);
 }
 
+/* The peer sent FIN. An HTTP client may half-close once its request is
+ * out (RFC 9112 9.6): the reply it is owed still goes out in full, then the
+ * connection closes. A WebSocket, a stream or a held request has lost its
+ * peer (1006), and so has an HTTP connection that is owed nothing. */
+static void rt__conn_peer_fin(rt_conn *c)
+{
+    if (c->kind != RT_CONN_HTTP || c->qlen == 0 || (c->flags & (RT__C_PEER_FIN | RT__C_SHUT))) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->flags |= RT__C_PEER_FIN | RT__C_LINGER;
+    c->flags &= (uint16_t)~RT__C_WANT_WRITE;
+    rt__conn_want_write(c, 1); /* now RT_IO_WRITE alone */
+    rt__conn_release_rbuf(c);  /* a request cut short by the FIN can never finish */
+}
+
 static void rt__conn_read(rt_conn *c)
 {
     int i;
@@ -1040,6 +1072,8 @@ static void rt__conn_read(rt_conn *c)
         if (r != RT_OK) {
             if (c->kind == RT_CONN_HTTP)
                 rt__conn_http_error(c, r == RT_E_LIMIT ? 431 : 503, NULL);
+            else if (c->kind == RT_CONN_HELD)
+                rt__conn_drop(c, RT_WS_CLOSE_TOO_BIG); /* too much pipelined behind it */
             else
                 rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
             return;
@@ -1047,8 +1081,12 @@ static void rt__conn_read(rt_conn *c)
         do {
             n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         } while (n < 0 && errno == EINTR);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* peer gone: 1006 */
+        if (n == 0) {
+            rt__conn_peer_fin(c);
+            break;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* reset: peer gone, 1006 */
             return;
         }
         if (n < 0)
@@ -1206,6 +1244,13 @@ static void rt__conn_tick(rt_conn *c)
     }
     switch (c->kind) {
     case RT_CONN_HTTP:
+        if (c->qlen) {
+            /* A reply the peer has stopped reading (its window stays shut):
+             * given up after the idle timeout without progress. */
+            if (rt__srv_elapsed(srv, c->t_ping, cfg->idle_timeout_ms))
+                rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+            break;
+        }
         if ((c->flags & RT__C_LINGER) || !rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
             break;
         if (c->rlen)
@@ -1245,7 +1290,10 @@ static void rt__srv_on_tick(rt_loop *loop, void *user)
     }
 }
 
-/* End of every loop step: one write per queued connection, then free the dead. */
+/* End of every loop step: one write per queued connection, then free the
+ * dead. A connection whose held request was just answered may have more
+ * requests waiting in its buffer: they are parsed here, outside whatever
+ * callback answered it. */
 static void rt__srv_on_step(rt_loop *loop, void *user)
 {
     rt_server *srv = (rt_server *)user;
@@ -1257,6 +1305,8 @@ static void rt__srv_on_step(rt_loop *loop, void *user)
         c->flags &= (uint16_t)~RT__C_ON_FLUSH;
         if (!(c->flags & RT__C_DEAD) && c->qlen && !(c->flags & RT__C_WANT_WRITE))
             rt__conn_write(c);
+        if (c->rlen && c->kind == RT_CONN_HTTP && !(c->flags & (RT__C_DEAD | RT__C_LINGER)))
+            rt__conn_input(c);
     }
     for (c = srv->conns; c && srv->ndead; c = next) {
         next = c->next;

@@ -39,7 +39,9 @@ extern "C" {
 #ifndef RT_PING_INTERVAL_MS
 #define RT_PING_INTERVAL_MS 25000
 #endif
-/* A connection that receives nothing (no pong, no data) this long is closed. */
+/* A connection that receives nothing (no pong, no data) this long is
+ * closed; so is an HTTP connection whose reply makes no progress this long
+ * (a peer that stopped reading it). */
 #ifndef RT_IDLE_TIMEOUT_MS
 #define RT_IDLE_TIMEOUT_MS 60000
 #endif

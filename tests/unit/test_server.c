@@ -1,0 +1,351 @@
+/* Unit tests for the server's HTTP connection life: a client that
+ * half-closes after its request, requests pipelined behind a held one, and
+ * a reader that stops reading its reply.
+ *
+ * A real server on 127.0.0.1 and a raw client socket in the same thread:
+ * the test steps the loop itself between the client's reads and writes, so
+ * what the server sees in which order is under the test's control. Built alone it tests poll; test_server_epoll.c
+ * includes it with RT_BACKEND_EPOLL. Time is only checked as "at least";
+ * every wait has a deadline, and alarm() stops a hang. */
+#define RT_IMPLEMENTATION
+#include "../../rt.h"
+#include "../rt_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WATCHDOG_S 60
+/* The /big reply's body: twice the most a Linux TCP send buffer takes by
+ * default (net.ipv4.tcp_wmem), so part of it must wait in the server. */
+#define BIG (8u << 20)
+#define DEADLINE_MS 10000   /* the longest any wait here may take */
+
+typedef struct fixture {
+    rt_loop loop;
+    rt_server srv;
+    rt_conn *held;          /* the request /hold put on hold */
+    int closes;             /* on_close calls */
+    unsigned close_code;
+} fixture;
+
+static unsigned char big_body[BIG];
+
+static int on_http(rt_conn *c, const rt_http_request *req, rt_str body, void *user)
+{
+    fixture *fx = (fixture *)user;
+    (void)body;
+    if (rt_str_eq(req->path, rt_str_c("/big")))
+        return rt_conn_reply(c, 200, "application/octet-stream", big_body, BIG, NULL), 0;
+    if (rt_str_eq(req->path, rt_str_c("/hold"))) {
+        fx->held = c;
+        return rt_conn_hold(c, 60000) == RT_OK ? 0 : 500;
+    }
+    if (rt_str_eq(req->path, rt_str_c("/hold-short")))
+        return rt_conn_hold(c, 50) == RT_OK ? 0 : 500; /* the server answers 204 */
+    if (rt_str_eq(req->path, rt_str_c("/a")) || rt_str_eq(req->path, rt_str_c("/b")))
+        return rt_conn_reply(c, 200, "text/plain", req->path.p, req->path.n, NULL), 0;
+    return 404;
+}
+
+static void on_close(rt_conn *c, unsigned code, rt_str reason, void *user)
+{
+    fixture *fx = (fixture *)user;
+    (void)reason;
+    if (c == fx->held)
+        fx->held = NULL;
+    fx->closes++;
+    fx->close_code = code;
+}
+
+/* idle_ms and max_pending: 0 for the defaults. */
+static void fx_init(fixture *fx, uint32_t idle_ms, size_t max_pending)
+{
+    rt_server_config cfg;
+    static int filled;
+    size_t i;
+    for (i = 0; !filled && i < BIG; i++)
+        big_body[i] = (unsigned char)(i * 7 + (i >> 12));
+    filled = 1;
+    memset(fx, 0, sizeof *fx);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = "127.0.0.1";
+    cfg.cb.on_http = on_http;
+    cfg.cb.on_close = on_close;
+    cfg.user = fx;
+    cfg.idle_timeout_ms = idle_ms;
+    cfg.max_pending = max_pending;
+    cfg.pending_grace_ms = 600000; /* the backlog rule must not be what closes */
+    CHECK_EQ(rt_loop_init(&fx->loop, NULL), RT_OK);
+    CHECK_EQ(rt_server_init(&fx->srv, &fx->loop, &cfg), RT_OK);
+    alarm(WATCHDOG_S);
+}
+
+static void fx_deinit(fixture *fx)
+{
+    rt_server_deinit(&fx->srv);
+    rt_loop_deinit(&fx->loop);
+    alarm(0);
+}
+
+static void pump(fixture *fx, uint64_t ms)
+{
+    uint64_t end = rt_time_ms() + ms;
+    while (rt_time_ms() < end)
+        rt_loop_step(&fx->loop, 2);
+}
+
+/* Steps the loop until the server has no connection left; returns the
+ * milliseconds that took, or -1 past the deadline. */
+static long until_no_conns(fixture *fx)
+{
+    uint64_t start = rt_time_ms();
+    while (rt_server_conn_count(&fx->srv) != 0) {
+        if (rt_time_ms() - start > DEADLINE_MS)
+            return -1;
+        rt_loop_step(&fx->loop, 2);
+    }
+    return (long)(rt_time_ms() - start);
+}
+
+/* A non-blocking client socket with a small receive buffer (set before
+ * connect, so the window it announces is small from the start). */
+static int client(fixture *fx, int rcvbuf)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    if (rcvbuf)
+        CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)rt_server_port(&fx->srv));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0); /* loopback: the backlog takes it */
+    CHECK_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    return fd;
+}
+
+static void put(int fd, const char *s)
+{
+    CHECK_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+/* Reads into buf (keeping at most cap bytes, counting all in *len) while
+ * stepping the loop, chunk bytes per pause_ms at most when pause_ms > 0.
+ * Returns 0 at EOF, an errno for a reset, ETIMEDOUT past the deadline. */
+static int read_to_end(fixture *fx, int fd, unsigned char *buf, size_t cap, size_t *len,
+                       size_t chunk, long pause_ms)
+{
+    uint64_t start = rt_time_ms();
+    static unsigned char scratch[65536];
+    *len = 0;
+    while (rt_time_ms() - start < DEADLINE_MS) {
+        size_t want = chunk ? chunk : sizeof scratch;
+        ssize_t n = recv(fd, scratch, want < sizeof scratch ? want : sizeof scratch, 0);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        if (n > 0) {
+            if (*len < cap)
+                memcpy(buf + *len, scratch, (size_t)n < cap - *len ? (size_t)n : cap - *len);
+            *len += (size_t)n;
+            if (pause_ms > 0)
+                pump(fx, (uint64_t)pause_ms);
+            continue;
+        }
+        rt_loop_step(&fx->loop, 2);
+    }
+    return ETIMEDOUT;
+}
+
+/* Where the body of a response starts (after its blank line) in buf. */
+static size_t body_offset(const unsigned char *buf, size_t len)
+{
+    size_t i;
+    for (i = 0; i + 4 <= len; i++) {
+        if (memcmp(buf + i, "\r\n\r\n", 4) == 0)
+            return i + 4;
+    }
+    return 0;
+}
+
+/* ---- A client that half-closes ---------------------------------------------- */
+
+RT_TEST(a_half_closed_client_gets_the_whole_8_MiB_reply_then_a_clean_close)
+{
+    static unsigned char got[BIG + 1024];
+    fixture fx;
+    size_t len, body;
+    int fd;
+    fx_init(&fx, 0, 2 * BIG);
+    fd = client(&fx, 0);
+    /* The request, then FIN: "I have nothing more to say" (RFC 9112 9.6). */
+    put(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0);
+    pump(&fx, 200); /* the server reads the FIN long before the reply is out */
+    CHECK_EQ(rt_server_conn_count(&fx.srv), 1u);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0); /* EOF, not a reset */
+    body = body_offset(got, len);
+    CHECK(body > 0);
+    CHECK_EQ(len - body, (size_t)BIG);
+    CHECK_MEM(got + body, big_body, BIG);
+    CHECK(strstr((const char *)got, "Content-Length: 8388608\r\n") != NULL);
+    CHECK(until_no_conns(&fx) >= 0);
+    CHECK_EQ(fx.closes, 0); /* plain HTTP: no on_close */
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_half_closed_client_owed_nothing_is_closed_at_once)
+{
+    unsigned char got[64];
+    fixture fx;
+    size_t len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /a HTTP/1.1\r\nHo"); /* a request the FIN cuts short */
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    CHECK_EQ(len, 0u);
+    CHECK(until_no_conns(&fx) >= 0);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_held_request_whose_client_half_closes_ends_with_1006)
+{
+    fixture fx;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    pump(&fx, 50);
+    CHECK(fx.held != NULL);
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0); /* a long poll's client gave up */
+    CHECK(until_no_conns(&fx) >= 0);
+    CHECK(fx.held == NULL);
+    CHECK_EQ(fx.closes, 1);
+    CHECK_EQ(fx.close_code, 1006u);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+/* ---- Pipelining behind a held request ---------------------------------------- */
+
+/* The responses in got, in order, must carry these bodies and nothing else. */
+static void check_bodies(const unsigned char *got, size_t len, const char *const *bodies, int n)
+{
+    size_t off = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        size_t b = body_offset(got + off, len - off), k = strlen(bodies[i]);
+        char head[512];
+        const char *cl;
+        CHECK(b > 0 && b < sizeof head && off + b + k <= len);
+        if (!(b > 0 && b < sizeof head && off + b + k <= len))
+            return; /* a response is missing: nothing further to compare */
+        memcpy(head, got + off, b);
+        head[b] = 0;
+        CHECK(memcmp(head, "HTTP/1.1 ", 9) == 0);
+        cl = strstr(head, "Content-Length: "); /* none on a 204 (RFC 9110 8.6) */
+        CHECK_EQ(cl ? (size_t)strtoul(cl + 16, NULL, 10) : 0u, k);
+        CHECK_MEM(got + off + b, bodies[i], k);
+        off += b + k;
+    }
+    CHECK_EQ(off, len);
+}
+
+RT_TEST(requests_pipelined_behind_a_held_one_are_answered_after_it_in_order)
+{
+    static const char *const bodies[] = {"held", "/a", "/b"};
+    unsigned char got[2048];
+    fixture fx;
+    size_t len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    /* One in the same packet as the held request, one in a later packet. */
+    put(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    pump(&fx, 50);
+    put(fd, "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    pump(&fx, 50);
+    CHECK(fx.held != NULL);
+    CHECK_EQ(recv(fd, got, sizeof got, 0), -1); /* nothing may overtake the held reply */
+    CHECK_EQ(rt_conn_reply(fx.held, 200, "text/plain", "held", 4, NULL), RT_OK);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    CHECK(len < sizeof got);
+    check_bodies(got, len, bodies, 3);
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0); /* the server waits for our FIN, then closes */
+    CHECK(until_no_conns(&fx) >= 0);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_held_request_that_times_out_gets_204_and_the_next_one_follows)
+{
+    static const char *const bodies[] = {"", "/a"};
+    unsigned char got[2048];
+    fixture fx;
+    size_t len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /hold-short HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    CHECK(len < sizeof got);
+    CHECK(memcmp(got, "HTTP/1.1 204 ", 13) == 0);
+    check_bodies(got, len, bodies, 2);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+/* ---- A reader that stops reading ---------------------------------------------- */
+
+RT_TEST(a_reply_nobody_reads_is_given_up_after_the_idle_timeout)
+{
+    fixture fx;
+    long ms;
+    int fd;
+    uint64_t start;
+    fx_init(&fx, 300, 2 * BIG); /* under the backlog cap: only the idle rule applies */
+    fd = client(&fx, 0);
+    put(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    start = rt_time_ms();
+    pump(&fx, 100);
+    CHECK_EQ(rt_server_conn_count(&fx.srv), 1u);
+    ms = until_no_conns(&fx);
+    CHECK(ms >= 0);
+    CHECK(rt_time_ms() - start >= 300 - 1); /* both clocks count whole milliseconds */
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_slow_reader_that_keeps_reading_gets_the_whole_reply)
+{
+    static unsigned char got[BIG + 1024];
+    fixture fx;
+    size_t len, body;
+    int fd;
+    /* 64 KiB at most every 5 ms: the reply takes over two idle timeouts,
+     * but it moves all the time. */
+    fx_init(&fx, 300, 2 * BIG);
+    fd = client(&fx, 0);
+    put(fd, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 65536, 5), 0);
+    body = body_offset(got, len);
+    CHECK_EQ(len - body, (size_t)BIG);
+    CHECK_MEM(got + body, big_body, BIG);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+int main(void) { return rt_test_main(); }
