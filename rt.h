@@ -7656,21 +7656,50 @@ static rt_result rt__conn_grow_queue(rt_conn *c)
     return RT_OK;
 }
 
-/* The hard cap was hit, or the grace period ran out. Drop what is queued
- * and say 1008, unless a message is half written (a close frame cannot
- * follow it) or the close frame is already waiting: then just hang up.
- * Either way the backlog is dealt with, so t_over is cleared: left set, the
- * next tick would take this path again and throw away the close frame,
+/* Keeps what the peer must still get whole and drops the rest of the queue:
+ * a message already partly written (what follows must start on a frame
+ * boundary), and HTTP heads at the front (a 101 or an SSE head queued in
+ * the same step as the flood behind it: without them the close frame or
+ * the end of the stream would make no sense). Frames never start with 'H':
+ * that would be RSV1, which this server never sets. */
+static void rt__conn_trim_queue(rt_conn *c)
+{
+    uint32_t keep = 0, mask = c->qcap - 1;
+    while (keep < c->qlen) {
+        const rt_msg *m = c->q[(c->qhead + keep) & mask];
+        if (!(keep == 0 && c->qoff != 0) && !(m->len >= 7 && memcmp(m->data, "HTTP/1.", 7) == 0))
+            break;
+        keep++;
+    }
+    if (keep == 0) {
+        rt__conn_release_queue(c);
+        return;
+    }
+    while (c->qlen > keep) {
+        c->qlen--;
+        c->queued -= c->q[(c->qhead + c->qlen) & mask]->len;
+        rt_msg_release(c->q[(c->qhead + c->qlen) & mask]);
+    }
+}
+
+/* The hard cap was hit, or the grace period ran out: drop the backlog
+ * (rt__conn_trim_queue) and say 1008. If our close frame is already queued,
+ * or will not fit, just hang up. Either way the backlog is dealt with, so
+ * t_over is cleared: left set, the next tick would take this path again
  * and the close timeout would never be checked. */
 static void rt__conn_overflow(rt_conn *c)
 {
     c->close_code = RT_WS_CLOSE_POLICY;
     c->t_over = 0;
-    if (c->qoff != 0 || (c->flags & RT__C_CLOSING)) {
+    if (c->flags & RT__C_CLOSING) {
         rt__conn_drop(c, RT_WS_CLOSE_POLICY);
         return;
     }
-    rt__conn_release_queue(c);
+    rt__conn_trim_queue(c);
+    if (c->queued > c->srv->cfg.max_pending) {
+        rt__conn_drop(c, RT_WS_CLOSE_POLICY); /* what must stay is itself the backlog */
+        return;
+    }
     rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
 }
 
@@ -7859,7 +7888,12 @@ static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
     if (!c->close_code)
         c->close_code = (uint16_t)ev->close_code;
     if (c->flags & RT__C_CLOSING) {
-        rt__conn_drop(c, ev->close_code); /* the handshake is complete */
+        /* The handshake is complete. Both sides may have closed at once:
+         * what is still queued (our close frame at least) goes out first,
+         * then we hang up as on any linger. */
+        c->flags |= RT__C_LINGER;
+        if (c->qlen == 0)
+            rt__conn_drop(c, ev->close_code);
         return;
     }
     /* RFC 6455 5.5.1: answer with a close frame (echoing the code), then the
@@ -8505,7 +8539,7 @@ static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, c
     m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
     r = rt__conn_enqueue(c, m);
     rt_msg_release(m);
-    if (last)
+    if (r == RT_OK && last)
         c->flags |= RT__C_LINGER;
     return r;
 }
@@ -8519,8 +8553,13 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     if (c->kind == RT_CONN_WS || c->kind == RT_CONN_SSE ||
         (c->kind == RT_CONN_HTTP && (c->flags & RT__C_REPLIED)))
         return RT_E_INVAL;
-    c->flags |= RT__C_REPLIED;
+    /* Answered only once the reply is queued: after a failure (headers too
+     * long, no memory) the handler may try again, or the server answers 500
+     * (or, for a held request, 204 at its timeout). */
     r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
+    if (r != RT_OK)
+        return r;
+    c->flags |= RT__C_REPLIED;
     if (c->kind == RT_CONN_HELD) {
         c->kind = RT_CONN_HTTP; /* keep-alive: ready for the next request */
         rt__conn_http_reset(c);
@@ -8580,6 +8619,9 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
     ev.id = rt_str_c(id);
     ev.data.p = (const char *)data;
     ev.data.n = n;
+    r = rt_sse_format(NULL, 0, &ev); /* tells a bad name or id from no memory */
+    if (r < 0)
+        return r;
     m = rt_msg_sse(c->srv, &ev);
     if (!m)
         return RT_E_NOMEM;

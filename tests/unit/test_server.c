@@ -1,6 +1,8 @@
-/* Unit tests for the server's HTTP connection life: a client that
- * half-closes after its request, requests pipelined behind a held one, and
- * a reader that stops reading its reply.
+/* Unit tests for the server's connection life: a client that half-closes
+ * after its request, requests pipelined behind a held one, a reader that
+ * stops reading its reply, and the four finds of fuzz/fuzz_server.c (a
+ * backlog in the step of the upgrade, a close from both sides at once, a
+ * reply that failed, a bad SSE event name).
  *
  * A real server on 127.0.0.1 and a raw client socket in the same thread:
  * the test steps the loop itself between the client's reads and writes, so
@@ -32,6 +34,7 @@ typedef struct fixture {
     rt_conn *held;          /* the request /hold put on hold */
     int closes;             /* on_close calls */
     unsigned close_code;
+    rt_result r1, r2;       /* what the API answered inside a callback */
 } fixture;
 
 static unsigned char big_body[BIG];
@@ -50,7 +53,44 @@ static int on_http(rt_conn *c, const rt_http_request *req, rt_str body, void *us
         return rt_conn_hold(c, 50) == RT_OK ? 0 : 500; /* the server answers 204 */
     if (rt_str_eq(req->path, rt_str_c("/a")) || rt_str_eq(req->path, rt_str_c("/b")))
         return rt_conn_reply(c, 200, "text/plain", req->path.p, req->path.n, NULL), 0;
+    if (rt_str_eq(req->path, rt_str_c("/retry"))) {
+        char extra[1000]; /* longer than any reply head may be */
+        memset(extra, 'x', sizeof extra - 3);
+        memcpy(extra + sizeof extra - 3, "\r\n", 3);
+        fx->r1 = rt_conn_reply(c, 200, "text/plain", "no", 2, extra);
+        fx->r2 = rt_conn_reply(c, 200, "text/plain", "again", 5, NULL);
+        return 0;
+    }
+    if (rt_str_eq(req->path, rt_str_c("/sse"))) {
+        rt_conn_sse_start(c, NULL);
+        fx->r1 = rt_conn_sse_send(c, "bad\nname", NULL, "x", 1);
+        fx->r2 = rt_conn_sse_send(c, "tick", "7", "ok", 2);
+        rt_conn_close(c, 0, NULL);
+        return 0;
+    }
     return 404;
+}
+
+/* The WebSocket side: /bye is closed by the server as soon as it opens; a
+ * message "flood" is answered with 32 KiB messages until the queue refuses
+ * one; anything else is echoed. */
+static void on_open(rt_conn *c, const rt_http_request *req, void *user)
+{
+    (void)user;
+    if (rt_str_eq(req->path, rt_str_c("/bye")))
+        rt_conn_close(c, 4000, "bye");
+}
+
+static void on_message(rt_conn *c, int opcode, rt_str data, void *user)
+{
+    int i;
+    (void)user;
+    if (!rt_str_eq(data, rt_str_c("flood"))) {
+        rt_conn_send(c, opcode, data.p, data.n);
+        return;
+    }
+    for (i = 0; i < 1000 && rt_conn_send(c, RT_WS_BINARY, big_body, 32768) == RT_OK; i++)
+        ;
 }
 
 static void on_close(rt_conn *c, unsigned code, rt_str reason, void *user)
@@ -77,6 +117,8 @@ static void fx_init(fixture *fx, uint32_t idle_ms, size_t max_pending)
     cfg.host = "127.0.0.1";
     cfg.cb.on_http = on_http;
     cfg.cb.on_close = on_close;
+    cfg.cb.on_open = on_open;
+    cfg.cb.on_message = on_message;
     cfg.user = fx;
     cfg.idle_timeout_ms = idle_ms;
     cfg.max_pending = max_pending;
@@ -344,6 +386,138 @@ RT_TEST(a_slow_reader_that_keeps_reading_gets_the_whole_reply)
     body = body_offset(got, len);
     CHECK_EQ(len - body, (size_t)BIG);
     CHECK_MEM(got + body, big_body, BIG);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+/* ---- What fuzz/fuzz_server.c found --------------------------------------------- */
+
+static size_t put_upgrade(char *buf, size_t cap, const char *path)
+{
+    int n = snprintf(buf, cap,
+                     "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n", path);
+    CHECK(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+static size_t put_frame(char *buf, size_t cap, int opcode, const void *p, size_t n)
+{
+    static const unsigned char mask[4] = {1, 2, 3, 4};
+    size_t k = rt_ws_format_frame(buf, cap, opcode, p, n, mask);
+    CHECK(k <= cap);
+    return k;
+}
+
+static int contains(const unsigned char *buf, size_t len, const char *s)
+{
+    size_t i, k = strlen(s);
+    for (i = 0; i + k <= len; i++) {
+        if (memcmp(buf + i, s, k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* got holds the 101 (RFC 6455's sample key), then exactly one frame: a close
+ * with code. */
+static void check_101_then_close(const unsigned char *got, size_t len, unsigned code)
+{
+    static const char accept[] = "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    size_t b = body_offset(got, len);
+    CHECK(len > 12 && memcmp(got, "HTTP/1.1 101", 12) == 0);
+    CHECK(b > 0 && b + 4 <= len);
+    if (!(b > 0 && b + 4 <= len))
+        return;
+    CHECK(contains(got, b, accept));
+    CHECK_EQ(got[b], 0x88);                     /* FIN + close, unmasked */
+    CHECK_EQ((size_t)(got[b + 1] & 0x7f) + 2, len - b); /* nothing after it */
+    CHECK_EQ((unsigned)(got[b + 2] << 8 | got[b + 3]), code);
+}
+
+RT_TEST(a_backlog_in_the_step_of_the_upgrade_keeps_the_101_before_the_1008)
+{
+    char out[1024];
+    unsigned char got[4096];
+    fixture fx;
+    size_t n, len;
+    int fd;
+    fx_init(&fx, 0, 1024); /* the hard cap is then 1024 + 1 MiB */
+    fd = client(&fx, 0);
+    /* The upgrade and, in the same packet, a message whose answer passes
+     * the hard cap before the step ends, so before anything is written. */
+    n = put_upgrade(out, sizeof out, "/");
+    n += put_frame(out + n, sizeof out - n, RT_WS_TEXT, "flood", 5);
+    CHECK_EQ(send(fd, out, n, MSG_NOSIGNAL), (ssize_t)n);
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    check_101_then_close(got, len, 1008);
+    CHECK(until_no_conns(&fx) >= 0);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(closes_crossing_each_other_still_send_the_101_and_our_close)
+{
+    unsigned char close_payload[2] = {0x03, 0xe8}; /* 1000 */
+    char out[1024];
+    unsigned char got[4096];
+    fixture fx;
+    size_t n, len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    /* /bye is closed by on_open (4000) while the client's own close (1000)
+     * is already in the same packet: both closes cross. */
+    n = put_upgrade(out, sizeof out, "/bye");
+    n += put_frame(out + n, sizeof out - n, RT_WS_CLOSE, close_payload, 2);
+    CHECK_EQ(send(fd, out, n, MSG_NOSIGNAL), (ssize_t)n);
+    pump(&fx, 50);
+    CHECK_EQ(shutdown(fd, SHUT_WR), 0);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    check_101_then_close(got, len, 4000);
+    CHECK(until_no_conns(&fx) >= 0);
+    CHECK_EQ(fx.closes, 1);
+    CHECK_EQ(fx.close_code, 4000u); /* ours came first */
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_reply_that_failed_can_be_made_again)
+{
+    static const char *const bodies[] = {"again"};
+    unsigned char got[2048];
+    fixture fx;
+    size_t len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /retry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    CHECK_EQ(fx.r1, RT_E_INVAL); /* extra headers too long: nothing was queued */
+    CHECK_EQ(fx.r2, RT_OK);
+    check_bodies(got, len, bodies, 1);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(an_sse_event_name_with_a_line_break_is_refused_with_inval)
+{
+    unsigned char got[2048];
+    fixture fx;
+    size_t len, b;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
+    CHECK_EQ(fx.r1, RT_E_INVAL);
+    CHECK_EQ(fx.r2, RT_OK);
+    b = body_offset(got, len);
+    CHECK(b > 0);
+    CHECK_EQ(len - b, strlen("event: tick\nid: 7\ndata: ok\n\n"));
+    CHECK_MEM(got + b, "event: tick\nid: 7\ndata: ok\n\n", len - b);
     close(fd);
     fx_deinit(&fx);
 }
