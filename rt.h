@@ -1864,6 +1864,8 @@ struct rt_server {
     rt_conn *conns;              /* doubly linked list of all connections */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+    rt_timer hold_timer;         /* the next held request's deadline */
+    uint32_t hold_due;           /* that deadline (rt__srv_ms() time) */
     uint64_t t0;                 /* loop time at init: connection times are offsets */
     void *read_pool;             /* free read buffers (singly linked) */
     size_t read_pool_len;
@@ -7182,6 +7184,7 @@ struct rt_conn {
 };
 
 static void rt__conn_hold_expired(rt_conn *c);
+static void rt__srv_on_hold(rt_loop *loop, void *user);
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -8567,6 +8570,41 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     return r;
 }
 
+/* Held requests end on time: one timer, armed for the earliest deadline
+ * (a pass over the connections when it fires finds every request due and
+ * the next deadline). The housekeeping tick checks them too, so a timer
+ * that could not be started only makes an answer late. */
+static void rt__srv_hold_arm(rt_server *srv, uint32_t due)
+{
+    int32_t wait = (int32_t)(due - rt__srv_ms(srv));
+    if (rt_timer_active(&srv->hold_timer) && (int32_t)(due - srv->hold_due) >= 0)
+        return;
+    srv->hold_due = due;
+    rt_timer_start(srv->loop, &srv->hold_timer, wait > 0 ? (uint32_t)wait : 0u, 0,
+                   rt__srv_on_hold, srv);
+}
+
+static void rt__srv_on_hold(rt_loop *loop, void *user)
+{
+    rt_server *srv = (rt_server *)user;
+    rt_conn *c;
+    uint32_t now = rt__srv_ms(srv), due = 0;
+    int later = 0;
+    (void)loop;
+    for (c = srv->conns; c; c = c->next) {
+        if (c->kind != RT_CONN_HELD || (c->flags & RT__C_DEAD))
+            continue;
+        if ((int32_t)(now - c->t_state) >= 0)
+            rt__conn_hold_expired(c); /* may hold or free others: freeing waits for the step's end */
+        else if (!later || (int32_t)(c->t_state - due) < 0) {
+            due = c->t_state;
+            later = 1;
+        }
+    }
+    if (later)
+        rt__srv_hold_arm(srv, due);
+}
+
 rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
 {
     if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
@@ -8574,6 +8612,7 @@ rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
     c->flags |= RT__C_REPLIED;
     c->kind = RT_CONN_HELD;
     c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
+    rt__srv_hold_arm(c->srv, c->t_state);
     return RT_OK;
 }
 
@@ -8794,6 +8833,7 @@ void rt_server_deinit(rt_server *srv)
     srv->conns = srv->flush = NULL;
     rt__srv_close_listener(srv);
     rt_timer_stop(srv->loop, &srv->tick);
+    rt_timer_stop(srv->loop, &srv->hold_timer);
     rt_loop_hook_del(srv->loop, &srv->hook);
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;

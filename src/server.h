@@ -259,6 +259,8 @@ struct rt_server {
     rt_conn *conns;              /* doubly linked list of all connections */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+    rt_timer hold_timer;         /* the next held request's deadline */
+    uint32_t hold_due;           /* that deadline (rt__srv_ms() time) */
     uint64_t t0;                 /* loop time at init: connection times are offsets */
     void *read_pool;             /* free read buffers (singly linked) */
     size_t read_pool_len;
