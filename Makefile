@@ -68,7 +68,7 @@ $(BUILD)/bench/%: bench/%.c rt.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O2 $(WARN) -o $@ $< $(LDLIBS) -lm
 
-$(BUILD)/fuzz/%: fuzz/%.c rt.h
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h rt.h
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $<
 

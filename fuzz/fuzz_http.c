@@ -12,35 +12,17 @@
  */
 #define RT_IMPLEMENTATION
 #include "../rt.h"
+#include "fuzz.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MUST(c) ((c) ? (void)0 : __builtin_trap())
 
 typedef struct outcome {
     rt_result r;
     rt_http_request req;
     char *buf;
 } outcome;
-
-/* FNV-1a of the input, then xorshift32: deterministic per input. */
-static uint32_t seed_of(const uint8_t *d, size_t n)
-{
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < n; i++)
-        h = (h ^ d[i]) * 16777619u;
-    return h ? h : 1;
-}
-
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
 
 static void set_limits(rt_http_parser *p, uint32_t seed)
 {

@@ -36,6 +36,7 @@
  */
 #define RT_IMPLEMENTATION
 #include "../rt.h"
+#include "fuzz.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MUST(c) ((c) ? (void)0 : __builtin_trap())
 
 #define NSRV 4
 #define MAX_LIVE 64       /* connections owed an on_close at once */
@@ -708,24 +708,6 @@ typedef struct session {
     int ncl;
     uint32_t rng;
 } session;
-
-/* FNV-1a of the input, then xorshift32: deterministic per input. */
-static uint32_t seed_of(const uint8_t *d, size_t n)
-{
-    uint32_t h = 2166136261u;
-    size_t i;
-    for (i = 0; i < n; i++)
-        h = (h ^ d[i]) * 16777619u;
-    return h ? h : 1;
-}
-
-static uint32_t next_rand(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
 
 /* Often a byte, often a few, sometimes a run, sometimes everything left. */
 static size_t piece_size(uint32_t *rng)

@@ -223,6 +223,16 @@ static int read_to_end(fixture *fx, int fd, unsigned char *buf, size_t cap, size
     return ETIMEDOUT;
 }
 
+static int contains(const unsigned char *buf, size_t len, const char *s)
+{
+    size_t i, k = strlen(s);
+    for (i = 0; i + k <= len; i++) {
+        if (memcmp(buf + i, s, k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Where the body of a response starts (after its blank line) in buf. */
 static size_t body_offset(const unsigned char *buf, size_t len)
 {
@@ -234,13 +244,24 @@ static size_t body_offset(const unsigned char *buf, size_t len)
     return 0;
 }
 
+/* got is one response: the /big reply, whole. */
+static void check_big(const unsigned char *got, size_t len)
+{
+    size_t body = body_offset(got, len);
+    CHECK(body > 0 && body < 1024);
+    CHECK(body < 1024 && contains(got, body, "Content-Length: 8388608\r\n"));
+    CHECK_EQ(len - body, (size_t)BIG);
+    if (len - body == BIG)
+        CHECK_MEM(got + body, big_body, BIG);
+}
+
 /* ---- A client that half-closes ---------------------------------------------- */
 
 RT_TEST(a_half_closed_client_gets_the_whole_8_MiB_reply_then_a_clean_close)
 {
     static unsigned char got[BIG + 1024];
     fixture fx;
-    size_t len, body;
+    size_t len;
     int fd;
     fx_init(&fx, 0, 2 * BIG);
     fd = client(&fx, 0);
@@ -250,11 +271,7 @@ RT_TEST(a_half_closed_client_gets_the_whole_8_MiB_reply_then_a_clean_close)
     pump(&fx, 200); /* the server reads the FIN long before the reply is out */
     CHECK_EQ(rt_server_conn_count(&fx.srv), 1u);
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0); /* EOF, not a reset */
-    body = body_offset(got, len);
-    CHECK(body > 0);
-    CHECK_EQ(len - body, (size_t)BIG);
-    CHECK_MEM(got + body, big_body, BIG);
-    CHECK(strstr((const char *)got, "Content-Length: 8388608\r\n") != NULL);
+    check_big(got, len);
     CHECK(until_no_conns(&fx) >= 0);
     CHECK_EQ(fx.closes, 0); /* plain HTTP: no on_close */
     close(fd);
@@ -402,7 +419,7 @@ RT_TEST(a_slow_reader_that_keeps_reading_gets_the_whole_reply)
 {
     static unsigned char got[BIG + 1024];
     fixture fx;
-    size_t len, body;
+    size_t len;
     int fd;
     /* 64 KiB at most every 5 ms: the reply takes over two idle timeouts,
      * but it moves all the time. */
@@ -410,9 +427,7 @@ RT_TEST(a_slow_reader_that_keeps_reading_gets_the_whole_reply)
     fd = client(&fx, 0);
     put(fd, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 65536, 5), 0);
-    body = body_offset(got, len);
-    CHECK_EQ(len - body, (size_t)BIG);
-    CHECK_MEM(got + body, big_body, BIG);
+    check_big(got, len);
     close(fd);
     fx_deinit(&fx);
 }
@@ -435,16 +450,6 @@ static size_t put_frame(char *buf, size_t cap, int opcode, const void *p, size_t
     size_t k = rt_ws_format_frame(buf, cap, opcode, p, n, mask);
     CHECK(k <= cap);
     return k;
-}
-
-static int contains(const unsigned char *buf, size_t len, const char *s)
-{
-    size_t i, k = strlen(s);
-    for (i = 0; i + k <= len; i++) {
-        if (memcmp(buf + i, s, k) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* got holds the 101 (RFC 6455's sample key), then exactly one frame: a close
