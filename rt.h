@@ -8403,7 +8403,7 @@ static void rt__conn_tick(rt_conn *c)
         }
         break;
     case RT_CONN_HELD:
-        if ((int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
+        if (!(c->flags & RT__C_LINGER) && (int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
             rt__conn_hold_expired(c);
         break;
     }
@@ -8592,8 +8592,8 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     int later = 0;
     (void)loop;
     for (c = srv->conns; c; c = c->next) {
-        if (c->kind != RT_CONN_HELD || (c->flags & RT__C_DEAD))
-            continue;
+        if (c->kind != RT_CONN_HELD || (c->flags & (RT__C_DEAD | RT__C_LINGER)))
+            continue; /* LINGER: closed (by on_hold_timeout, say), on its way out */
         if ((int32_t)(now - c->t_state) >= 0)
             rt__conn_hold_expired(c); /* may hold or free others: freeing waits for the step's end */
         else if (!later || (int32_t)(c->t_state - due) < 0) {

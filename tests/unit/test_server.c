@@ -36,6 +36,7 @@ typedef struct fixture {
     unsigned close_code;
     rt_result r1, r2;       /* what the API answered inside a callback */
     int hold_expired;       /* on_hold_timeout calls */
+    int close_on_timeout;   /* on_hold_timeout closes instead of leaving it to the 204 */
     int probe_saw;          /* hold_expired when the probe timer fired */
 } fixture;
 
@@ -52,7 +53,9 @@ static int on_http(rt_conn *c, const rt_http_request *req, rt_str body, void *us
         return rt_conn_hold(c, 60000) == RT_OK ? 0 : 500;
     }
     if (rt_str_eq(req->path, rt_str_c("/hold-short")))
-        return rt_conn_hold(c, 50) == RT_OK ? 0 : 500; /* the server answers 204 */
+        return rt_conn_hold(c, 50) == RT_OK ? 0 : 500;
+    if (rt_str_eq(req->path, rt_str_c("/hold-mid")))
+        return rt_conn_hold(c, 200) == RT_OK ? 0 : 500;
     if (rt_str_eq(req->path, rt_str_c("/a")) || rt_str_eq(req->path, rt_str_c("/b")))
         return rt_conn_reply(c, 200, "text/plain", req->path.p, req->path.n, NULL), 0;
     if (rt_str_eq(req->path, rt_str_c("/retry"))) {
@@ -97,8 +100,10 @@ static void on_message(rt_conn *c, int opcode, rt_str data, void *user)
 
 static void on_hold_timeout(rt_conn *c, void *user)
 {
-    (void)c;
-    ((fixture *)user)->hold_expired++; /* no reply: the server answers 204 */
+    fixture *fx = (fixture *)user;
+    fx->hold_expired++;
+    if (fx->close_on_timeout)
+        rt_conn_close(c, 0, NULL); /* else no reply: the server answers 204 */
 }
 
 static void on_probe(rt_loop *loop, void *user)
@@ -391,6 +396,29 @@ RT_TEST(a_held_request_that_times_out_gets_204_and_the_next_one_follows)
         rt_loop_step(&fx.loop, 10);
     CHECK_EQ(fx.probe_saw, 1);
     close(fd);
+    fx_deinit(&fx);
+}
+
+RT_TEST(a_held_request_closed_at_its_timeout_is_not_timed_out_again)
+{
+    fixture fx;
+    int a, b;
+    fx_init(&fx, 0, 0);
+    fx.close_on_timeout = 1;
+    a = client(&fx, 0);
+    b = client(&fx, 0);
+    put(a, "GET /hold-short HTTP/1.1\r\nHost: x\r\n\r\n");
+    put(b, "GET /hold-mid HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* a is closed at 50 ms but lingers: its client never sends FIN. The
+     * pass for b's deadline must leave it alone. */
+    while (fx.hold_expired < 2) /* the watchdog alarm bounds it */
+        rt_loop_step(&fx.loop, 10);
+    pump(&fx, 100);
+    CHECK_EQ(fx.hold_expired, 2);
+    close(a);
+    close(b);
+    CHECK(until_no_conns(&fx) >= 0);
+    CHECK_EQ(fx.closes, 2);
     fx_deinit(&fx);
 }
 
