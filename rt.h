@@ -7249,16 +7249,25 @@ rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
     return m;
 }
 
-rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
+/* rt_msg_sse, saying why it failed: RT_E_INVAL (a bad name or id),
+ * RT_E_LIMIT or RT_E_NOMEM. */
+static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err)
 {
     rt_result need = rt_sse_format(NULL, 0, ev);
     rt_msg *m;
+    *err = need < 0 ? need : RT_E_NOMEM;
     if (need < 0)
         return NULL;
     m = rt__srv_msg_new(srv->cfg.alloc, (size_t)need);
     if (m)
         rt_sse_format((char *)m->data, (size_t)need, ev);
     return m;
+}
+
+rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
+{
+    rt_result err;
+    return rt__srv_msg_sse(srv, ev, &err);
 }
 
 void rt_msg_retain(rt_msg *m)
@@ -8658,12 +8667,9 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
     ev.id = rt_str_c(id);
     ev.data.p = (const char *)data;
     ev.data.n = n;
-    r = rt_sse_format(NULL, 0, &ev); /* tells a bad name or id from no memory */
-    if (r < 0)
-        return r;
-    m = rt_msg_sse(c->srv, &ev);
+    m = rt__srv_msg_sse(c->srv, &ev, &r);
     if (!m)
-        return RT_E_NOMEM;
+        return r;
     r = rt__conn_enqueue(c, m);
     rt_msg_release(m);
     return r;
