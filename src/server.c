@@ -4,10 +4,16 @@
  * codecs (rt_http_parse_request, then rt_ws_parse). Writing: every outgoing
  * message is an rt_msg; a connection's queue is a ring of pointers to them.
  * Queued connections go on the flush list, and a loop hook writes each one
- * with a single sendmsg() at the end of the step, however many messages the
- * step queued for it. Freeing is deferred to the same hook, so a connection
- * that dies in the middle of a broadcast or a callback is still valid memory
- * until the step is over.
+ * with a single system call at the end of the step, however many messages
+ * the step queued for it (rt__conn_send_queue). Freeing is deferred to the
+ * same hook, so a connection that dies in the middle of a broadcast or a
+ * callback is still valid memory until the step is over.
+ *
+ * An HTTP connection's life: a request is answered (keep-alive: the next
+ * one is parsed), held for long polling (requests pipelined behind it wait
+ * in the buffer), turned into an SSE stream, or upgraded. A FIN from the
+ * client still lets the reply it is owed go out; a reply that stops moving
+ * is given up after the idle timeout.
  */
 #include "server.h"
 #include "config.h"
