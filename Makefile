@@ -32,6 +32,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/asan/replay/%)
 
 # examples/NN_name.c builds build/name
 EXAMPLE_SRC := $(wildcard examples/[0-9][0-9]_*.c)
@@ -40,7 +41,8 @@ EXAMPLES := $(foreach f,$(EXAMPLE_SRC),$(call example_name,$(f)))
 
 .PHONY: all check test run bench fuzz install clean amalgamate
 
-all: check $(EXAMPLES) $(UNIT) $(UNIT_ASAN) $(ITEST) $(BENCH) $(BUILD)/echo-epoll $(BUILD)/asan/echo
+all: check $(EXAMPLES) $(UNIT) $(UNIT_ASAN) $(ITEST) $(BENCH) $(BUILD)/echo-epoll $(BUILD)/asan/echo \
+     $(REPLAY)
 
 check:
 	@python3 amalgamate.py --check
@@ -71,6 +73,12 @@ $(BUILD)/bench/%: bench/%.c rt.h
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h rt.h
 	@mkdir -p $(@D)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $<
+
+# The same targets without libFuzzer: fuzz/replay.c runs each seed in
+# fuzz/corpus/ once, with ASan+UBSan, for make test.
+$(BUILD)/asan/replay/%: fuzz/replay.c fuzz/%.c fuzz/fuzz.h rt.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -DFUZZ_TARGET='"$*.c"' -o $@ $<
 
 # Web pages and scripts under examples/web/ are compiled into the examples as
 # string constants: examples/web/chat.html becomes chat_html in

@@ -49,6 +49,7 @@ stage "amalgamation" bash tests/test_amalgamate.sh
 stage "compile matrix" bash tests/compile_matrix.sh
 stage "unit tests" bash tests/run_unit.sh "$BUILD"
 stage "unit tests (ASan+UBSan)" bash tests/run_unit.sh "$BUILD/asan"
+stage "fuzz seeds (ASan+UBSan)" bash tests/run_fuzz_seeds.sh "$BUILD"
 stage "unit tests (32-bit big-endian MIPS, qemu)" bash tests/run_unit_cross.sh "$BUILD"
 stage "integration tests" bash tests/integration/run.sh "$BUILD"
 
