@@ -1709,7 +1709,9 @@ typedef struct rt_server_callbacks {
     void (*on_message)(rt_conn *c, int opcode, rt_str data, void *user);
     /* A WebSocket, SSE stream or held request ended. code is the close code
      * (1006 when the connection dropped without one); reason may be empty.
-     * The connection is freed right after this returns. */
+     * The connection is freed right after this returns (a held request
+     * answered by rt_server_shutdown: once its 503 is out); do not use it
+     * after. */
     void (*on_close)(rt_conn *c, unsigned code, rt_str reason, void *user);
     /* The connection's queue emptied after it had passed half its cap. */
     void (*on_drain)(rt_conn *c, void *user);
@@ -1770,7 +1772,8 @@ RT_API size_t rt_server_conn_count(const rt_server *srv);
 
 /* Graceful shutdown: stop accepting, send 1001 Going Away to every
  * WebSocket, a final "event: shutdown" to SSE streams and 503 to held
- * requests, then keep flushing; whatever is still open after timeout_ms is
+ * requests (on_close with 1001 tells the application, at once for a held
+ * request, when the connection goes for the others), then keep flushing; whatever is still open after timeout_ms is
  * closed. rt_server_done() turns 1 when nothing is left; the loop may then
  * be stopped and rt_server_deinit called. */
 RT_API void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms);
@@ -8868,7 +8871,18 @@ static void rt__conn_shutdown(rt_conn *c)
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;
     case RT_CONN_HELD:
-        rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n");
+        if (rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n") != RT_OK) {
+            rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL); /* on_close as it goes */
+            break;
+        }
+        /* The server answered it, not the application, which may keep it in
+         * a list of waiters: on_close tells it the request is over, as for a
+         * stream. (The 503 now flushes, then the connection closes.) */
+        if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
+            c->flags |= RT__C_NOTIFIED;
+            c->srv->cfg.cb.on_close(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL),
+                                    c->srv->cfg.user);
+        }
         break;
     default:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);

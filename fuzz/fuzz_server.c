@@ -15,7 +15,11 @@
  *              (timeouts, pings, held requests) instead of hanging up as
  *              soon as the server is quiet; bits 5-7 = 110 wait as long but
  *              read nothing meanwhile (deaf), so queues back up and the
- *              backlog's grace period runs out
+ *              backlog's grace period runs out; bits 5-7 = 101 shut the
+ *              server down gracefully while the clients are still on
+ *              (rt_server_shutdown with a deadline of 0-63 ms), check that
+ *              it ends on time and tells every client, then start it
+ *              again (rt_server_deinit, rt_server_init)
  *   the rest   bytes to send; what follows the first "~~~" goes to a second
  *              connection, opened together with the first
  *
@@ -23,7 +27,9 @@
  * input, with a loop step after each, while the clients read and discard
  * what comes back. Then the clients close and the loop runs until the
  * server has freed every connection. Traps unless:
- *   - every connection is gone (counted and freed) within DRAIN_MS;
+ *   - every connection is gone (counted and freed) within DRAIN_MS; after
+ *     rt_server_shutdown, within its deadline and DRAIN_MS, and every
+ *     client has seen the server close;
  *   - whatever a client receives starts "HTTP/1.1 ", and "HTTP/1.1 101"
  *     when the input starts with a valid upgrade the server accepts;
  *   - every WebSocket, SSE stream and held request gets one on_close
@@ -556,11 +562,24 @@ static void config_of(int i, rt_server_config *cfg)
     cfg->cb.on_hold_timeout = on_hold_timeout;
 }
 
+/* Starts server i (again, after a shutdown) on a port the kernel picks. */
+static void server_start(int i)
+{
+    rt_server_config cfg;
+    int sndbuf = 4096;
+    config_of(i, &cfg);
+    MUST(rt_server_init(&srvs[i], &loop, &cfg) == RT_OK);
+    /* Loopback sockets start with send buffers of megabytes: a small one,
+     * inherited by the accepted sockets, makes the server's writes partial
+     * (EAGAIN, queues that stay, backpressure). listen_fd is private; this
+     * is a test. */
+    if (i < 2)
+        MUST(setsockopt(srvs[i].listen_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) == 0);
+}
+
 static void setup(void)
 {
     static int ready;
-    rt_server_config cfg;
-    int sndbuf = 4096;
     size_t i;
     if (ready)
         return;
@@ -568,17 +587,8 @@ static void setup(void)
     for (i = 0; i < sizeof big; i++)
         big[i] = (char)('a' + i % 26);
     MUST(rt_loop_init(&loop, NULL) == RT_OK);
-    for (i = 0; i < NSRV; i++) {
-        config_of((int)i, &cfg);
-        MUST(rt_server_init(&srvs[i], &loop, &cfg) == RT_OK);
-        /* Loopback sockets start with send buffers of megabytes: a small
-         * one, inherited by the accepted sockets, makes the server's writes
-         * partial (EAGAIN, queues that stay, backpressure). listen_fd is
-         * private; this is a test. */
-        if (i < 2)
-            MUST(setsockopt(srvs[i].listen_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
-                            sizeof sndbuf) == 0);
-    }
+    for (i = 0; i < NSRV; i++)
+        server_start((int)i);
 }
 
 /* ---- The client side ----------------------------------------------------------- */
@@ -701,7 +711,8 @@ enum {
     SEL_RESET = 1 << 3,
     SEL_SMALL_RCVBUF = 1 << 4,
     SEL_PATIENT = 7 << 5,
-    SEL_DEAF = 6 << 5
+    SEL_DEAF = 6 << 5,
+    SEL_SHUTDOWN = 5 << 5
 };
 
 typedef struct session {
@@ -797,6 +808,32 @@ static void drain(session *s)
     ndone = 0;
 }
 
+/* A graceful shutdown with the clients still on (reading): it must end
+ * within its deadline (and DRAIN_MS for the last writes), tell every
+ * WebSocket, stream and held request (on_close), and close every client.
+ * Then the server starts again for the next input. */
+static void shut_down(session *s)
+{
+    uint32_t deadline = next_rand(&s->rng) % 64;
+    uint64_t end = rt_time_ms() + deadline + DRAIN_MS;
+    int i, v = (int)(s->srv - srvs);
+    rt_server_shutdown(s->srv, deadline);
+    while (!rt_server_done(s->srv)) {
+        MUST(rt_time_ms() < end);
+        MUST(rt_loop_step(&loop, 1) >= 0);
+        read_all(s);
+    }
+    MUST(nlive == 0);
+    while (!all_eof(s)) { /* the last bytes and the FIN are on their way */
+        MUST(rt_time_ms() < end);
+        if (!read_all(s))
+            poll(NULL, 0, 1);
+    }
+    rt_server_deinit(s->srv);
+    ndone = 0;
+    server_start(v);
+}
+
 /* When d starts with a complete upgrade request the server will accept
  * (valid for RFC 6455, within the limits, no Origin to judge, a path
  * on_upgrade allows, a server that takes every connection): the offset of
@@ -878,6 +915,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     !!(s.sel & SEL_SMALL_RCVBUF));
     write_all(&s);
     settle(&s);
+    if ((s.sel & SEL_PATIENT) == SEL_SHUTDOWN)
+        shut_down(&s);
     for (i = 0; i < s.ncl; i++)
         client_close(&s.cl[i], !!(s.sel & SEL_RESET));
     check_received(&s, head);

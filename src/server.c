@@ -1768,7 +1768,18 @@ static void rt__conn_shutdown(rt_conn *c)
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;
     case RT_CONN_HELD:
-        rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n");
+        if (rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n") != RT_OK) {
+            rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL); /* on_close as it goes */
+            break;
+        }
+        /* The server answered it, not the application, which may keep it in
+         * a list of waiters: on_close tells it the request is over, as for a
+         * stream. (The 503 now flushes, then the connection closes.) */
+        if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
+            c->flags |= RT__C_NOTIFIED;
+            c->srv->cfg.cb.on_close(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL),
+                                    c->srv->cfg.user);
+        }
         break;
     default:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);

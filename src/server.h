@@ -104,7 +104,9 @@ typedef struct rt_server_callbacks {
     void (*on_message)(rt_conn *c, int opcode, rt_str data, void *user);
     /* A WebSocket, SSE stream or held request ended. code is the close code
      * (1006 when the connection dropped without one); reason may be empty.
-     * The connection is freed right after this returns. */
+     * The connection is freed right after this returns (a held request
+     * answered by rt_server_shutdown: once its 503 is out); do not use it
+     * after. */
     void (*on_close)(rt_conn *c, unsigned code, rt_str reason, void *user);
     /* The connection's queue emptied after it had passed half its cap. */
     void (*on_drain)(rt_conn *c, void *user);
@@ -165,7 +167,8 @@ RT_API size_t rt_server_conn_count(const rt_server *srv);
 
 /* Graceful shutdown: stop accepting, send 1001 Going Away to every
  * WebSocket, a final "event: shutdown" to SSE streams and 503 to held
- * requests, then keep flushing; whatever is still open after timeout_ms is
+ * requests (on_close with 1001 tells the application, at once for a held
+ * request, when the connection goes for the others), then keep flushing; whatever is still open after timeout_ms is
  * closed. rt_server_done() turns 1 when nothing is left; the loop may then
  * be stopped and rt_server_deinit called. */
 RT_API void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms);

@@ -1,8 +1,9 @@
 /* Unit tests for the server's connection life: a client that half-closes
  * after its request, requests pipelined behind a held one, a reader that
- * stops reading its reply, and the four finds of fuzz/fuzz_server.c (a
- * backlog in the step of the upgrade, a close from both sides at once, a
- * reply that failed, a bad SSE event name).
+ * stops reading its reply, and the finds of fuzz/fuzz_server.c (a backlog
+ * in the step of the upgrade, a close from both sides at once, a reply that
+ * failed, a bad SSE event name, a hold timed out twice, a held request
+ * answered at shutdown without a word to the application).
  *
  * A real server on 127.0.0.1 and a raw client socket in the same thread:
  * the test steps the loop itself between the client's reads and writes, so
@@ -578,6 +579,37 @@ RT_TEST(an_sse_event_name_with_a_line_break_is_refused_with_inval)
     CHECK(b > 0);
     CHECK_EQ(len - b, strlen("event: tick\nid: 7\ndata: ok\n\n"));
     CHECK_MEM(got + b, "event: tick\nid: 7\ndata: ok\n\n", len - b);
+    close(fd);
+    fx_deinit(&fx);
+}
+
+/* ---- Graceful shutdown ----------------------------------------------------------- */
+
+/* The server, not the application, answers a held request at shutdown: the
+ * application must hear that the request is over (it may keep it in a list
+ * of waiters), as it does for a WebSocket or an SSE stream. */
+RT_TEST(shutdown_answers_a_held_request_503_and_tells_the_application_with_1001)
+{
+    unsigned char got[512];
+    fixture fx;
+    size_t len;
+    int fd;
+    fx_init(&fx, 0, 0);
+    fd = client(&fx, 0);
+    put(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    pump(&fx, 50);
+    CHECK(fx.held != NULL);
+    rt_server_shutdown(&fx.srv, 1000);
+    CHECK(fx.held == NULL);
+    CHECK_EQ(fx.closes, 1);
+    CHECK_EQ(fx.close_code, 1001u);
+    CHECK_EQ(read_to_end(&fx, fd, got, sizeof got - 1, &len, 0, 0), 0); /* then EOF */
+    got[len < sizeof got - 1 ? len : sizeof got - 1] = 0;
+    CHECK(len > 12 && memcmp(got, "HTTP/1.1 503", 12) == 0);
+    CHECK(contains(got, len, "Retry-After: 1\r\n") && contains(got, len, "Connection: close\r\n"));
+    CHECK(until_no_conns(&fx) >= 0);
+    CHECK(rt_server_done(&fx.srv));
+    CHECK_EQ(fx.closes, 1); /* once */
     close(fd);
     fx_deinit(&fx);
 }
