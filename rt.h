@@ -129,6 +129,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
        RT_RATE_STRIKES            20                all    rate-limited messages in a row before 1008
        RT_ACCEPT_SLOTS            256               all    per-address slots behind accept_rate
+       RT_HOLD_SLOT_MS            10                all    held requests due in one slot time out together
        RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
@@ -1666,6 +1667,16 @@ extern "C" {
 #ifndef RT_ACCEPT_SLOTS
 #define RT_ACCEPT_SLOTS 256
 #endif
+/* Held requests whose deadlines fall in the same slot of this many ms time
+ * out together, in one pass over the connections: at most 1000 / slot
+ * passes a second however many requests are held, each answered at most
+ * this late. */
+#ifndef RT_HOLD_SLOT_MS
+#define RT_HOLD_SLOT_MS 10
+#endif
+#if RT_HOLD_SLOT_MS < 1
+#error "RT_HOLD_SLOT_MS must be at least 1"
+#endif
 /* SSE keep-alive comment interval (0 = none). */
 #ifndef RT_SSE_KEEPALIVE_MS
 #define RT_SSE_KEEPALIVE_MS 15000
@@ -1821,7 +1832,8 @@ RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
 RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
                                const void *body, size_t n, const char *extra_headers);
 /* Keeps the current request open for a later rt_conn_reply (long polling);
- * after timeout_ms, on_hold_timeout is called. */
+ * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
+ * called. */
 RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
 /* Turns the current request into an SSE stream: 200, text/event-stream,
  * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
@@ -8588,13 +8600,16 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     return r;
 }
 
-/* Held requests end on time: one timer, armed for the earliest deadline
- * (a pass over the connections when it fires finds every request due and
- * the next deadline). The housekeeping tick checks them too, so a timer
- * that could not be started only makes an answer late. */
+/* Held requests end on time: one timer, armed for the end of the slot of
+ * the earliest deadline (a pass over the connections when it fires answers
+ * every request due and finds the next deadline; deadlines in one
+ * RT_HOLD_SLOT_MS slot share the pass). The housekeeping tick checks them
+ * too, so a timer that could not be started only makes an answer late. */
 static void rt__srv_hold_arm(rt_server *srv, uint32_t due)
 {
-    int32_t wait = (int32_t)(due - rt__srv_ms(srv));
+    int32_t wait;
+    due += (uint32_t)(RT_HOLD_SLOT_MS - 1) - (due + (uint32_t)(RT_HOLD_SLOT_MS - 1)) % RT_HOLD_SLOT_MS;
+    wait = (int32_t)(due - rt__srv_ms(srv));
     if (rt_timer_active(&srv->hold_timer) && (int32_t)(due - srv->hold_due) >= 0)
         return;
     srv->hold_due = due;

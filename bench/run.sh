@@ -15,6 +15,7 @@ STEPS=(
     "Sans-IO core: masking, UTF-8, handshake|$BUILD/bench/bench_core"
     "WebSocket servers: echo, broadcast, handshakes, idle memory|bash bench/servers.sh"
     "Rooms: fan-out to 10,000 subscribers, recovery|bash bench/rooms.sh"
+    "Long polls: held requests timing out among 9,000 connections|bash bench/holds.sh"
 )
 
 status=0

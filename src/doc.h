@@ -129,6 +129,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_CLOSE_TIMEOUT_MS        3000              all    time for the peer to answer a close
        RT_RATE_STRIKES            20                all    rate-limited messages in a row before 1008
        RT_ACCEPT_SLOTS            256               all    per-address slots behind accept_rate
+       RT_HOLD_SLOT_MS            10                all    held requests due in one slot time out together
        RT_SSE_KEEPALIVE_MS        15000             all    SSE keep-alive comment interval
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval

@@ -1485,13 +1485,16 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     return r;
 }
 
-/* Held requests end on time: one timer, armed for the earliest deadline
- * (a pass over the connections when it fires finds every request due and
- * the next deadline). The housekeeping tick checks them too, so a timer
- * that could not be started only makes an answer late. */
+/* Held requests end on time: one timer, armed for the end of the slot of
+ * the earliest deadline (a pass over the connections when it fires answers
+ * every request due and finds the next deadline; deadlines in one
+ * RT_HOLD_SLOT_MS slot share the pass). The housekeeping tick checks them
+ * too, so a timer that could not be started only makes an answer late. */
 static void rt__srv_hold_arm(rt_server *srv, uint32_t due)
 {
-    int32_t wait = (int32_t)(due - rt__srv_ms(srv));
+    int32_t wait;
+    due += (uint32_t)(RT_HOLD_SLOT_MS - 1) - (due + (uint32_t)(RT_HOLD_SLOT_MS - 1)) % RT_HOLD_SLOT_MS;
+    wait = (int32_t)(due - rt__srv_ms(srv));
     if (rt_timer_active(&srv->hold_timer) && (int32_t)(due - srv->hold_due) >= 0)
         return;
     srv->hold_due = due;

@@ -61,6 +61,16 @@ extern "C" {
 #ifndef RT_ACCEPT_SLOTS
 #define RT_ACCEPT_SLOTS 256
 #endif
+/* Held requests whose deadlines fall in the same slot of this many ms time
+ * out together, in one pass over the connections: at most 1000 / slot
+ * passes a second however many requests are held, each answered at most
+ * this late. */
+#ifndef RT_HOLD_SLOT_MS
+#define RT_HOLD_SLOT_MS 10
+#endif
+#if RT_HOLD_SLOT_MS < 1
+#error "RT_HOLD_SLOT_MS must be at least 1"
+#endif
 /* SSE keep-alive comment interval (0 = none). */
 #ifndef RT_SSE_KEEPALIVE_MS
 #define RT_SSE_KEEPALIVE_MS 15000
@@ -216,7 +226,8 @@ RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
 RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
                                const void *body, size_t n, const char *extra_headers);
 /* Keeps the current request open for a later rt_conn_reply (long polling);
- * after timeout_ms, on_hold_timeout is called. */
+ * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
+ * called. */
 RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
 /* Turns the current request into an SSE stream: 200, text/event-stream,
  * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
