@@ -19,7 +19,9 @@
  *              server down gracefully while the clients are still on
  *              (rt_server_shutdown with a deadline of 0-63 ms), check that
  *              it ends on time and tells every client, then start it
- *              again (rt_server_deinit, rt_server_init)
+ *              again (rt_server_deinit, rt_server_init); 100 likewise,
+ *              with clients that read nothing until the server is done
+ *              (what is left at the deadline is cut off)
  *   the rest   bytes to send; what follows the first "~~~" goes to a second
  *              connection, opened together with the first
  *
@@ -712,7 +714,8 @@ enum {
     SEL_SMALL_RCVBUF = 1 << 4,
     SEL_PATIENT = 7 << 5,
     SEL_DEAF = 6 << 5,
-    SEL_SHUTDOWN = 5 << 5
+    SEL_SHUTDOWN = 5 << 5,
+    SEL_SHUTDOWN_DEAF = 4 << 5
 };
 
 typedef struct session {
@@ -808,11 +811,12 @@ static void drain(session *s)
     ndone = 0;
 }
 
-/* A graceful shutdown with the clients still on (reading): it must end
- * within its deadline (and DRAIN_MS for the last writes), tell every
- * WebSocket, stream and held request (on_close), and close every client.
- * Then the server starts again for the next input. */
-static void shut_down(session *s)
+/* A graceful shutdown with the clients still on (reading, or deaf until
+ * the server is done): it must end within its deadline (and DRAIN_MS for
+ * the last writes), tell every WebSocket, stream and held request
+ * (on_close), and close every client. Then the server starts again for the
+ * next input. */
+static void shut_down(session *s, int deaf)
 {
     uint32_t deadline = next_rand(&s->rng) % 64;
     uint64_t end = rt_time_ms() + deadline + DRAIN_MS;
@@ -821,7 +825,8 @@ static void shut_down(session *s)
     while (!rt_server_done(s->srv)) {
         MUST(rt_time_ms() < end);
         MUST(rt_loop_step(&loop, 1) >= 0);
-        read_all(s);
+        if (!deaf)
+            read_all(s);
     }
     MUST(nlive == 0);
     while (!all_eof(s)) { /* the last bytes and the FIN are on their way */
@@ -915,8 +920,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     !!(s.sel & SEL_SMALL_RCVBUF));
     write_all(&s);
     settle(&s);
-    if ((s.sel & SEL_PATIENT) == SEL_SHUTDOWN)
-        shut_down(&s);
+    if ((s.sel & SEL_PATIENT) == SEL_SHUTDOWN || (s.sel & SEL_PATIENT) == SEL_SHUTDOWN_DEAF)
+        shut_down(&s, (s.sel & SEL_PATIENT) == SEL_SHUTDOWN_DEAF);
     for (i = 0; i < s.ncl; i++)
         client_close(&s.cl[i], !!(s.sel & SEL_RESET));
     check_received(&s, head);
