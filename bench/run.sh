@@ -6,7 +6,7 @@
 # is 1 if any step failed. The server steps pin the server to core 0 and
 # bench/loadgen.c to core 1, send traffic to 127.0.0.1 only, and take about
 # a few minutes each (BENCH_RUNS=N sets the runs per figure, default 5;
-# `make bench` takes about 9 minutes in all).
+# `make bench` takes about 11 minutes in all).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
