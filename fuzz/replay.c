@@ -5,12 +5,14 @@
  *      fuzz/replay.c -o replay_ws
  *   ./replay_ws fuzz/corpus/fuzz_ws/...
  *
- * A target signals a broken invariant with MUST (a trap) and a memory error
- * through the sanitizers; both end the process with a non-zero status, so
- * each input runs in a child of its own: one failure names its input and the
- * rest still run. An input that runs over REPLAY_SECONDS is killed and fails
- * (libFuzzer's -timeout, which `make fuzz` leaves at its default). Prints one line per input that fails and a summary line
- * "N passed, N failed" that tests/run.sh counts.
+ * A target signals a broken invariant with MUST (a trap), a memory error
+ * through the sanitizers and a leak through LeakSanitizer as the process
+ * exits; each ends it with a non-zero status, so each input runs in a child
+ * of its own: one failure names its input and the rest still run. An input
+ * that runs over REPLAY_SECONDS is killed and fails. Prints one line per
+ * input that fails and a summary line "N passed, N failed" that
+ * tests/run.sh counts. Built with clang's -fprofile-instr-generate, the
+ * children also write the coverage profiles of the corpus.
  */
 #include FUZZ_TARGET /* first: the target includes rt.h, which sets the feature macros */
 
@@ -60,7 +62,7 @@ static int replay_one(const char *path)
     if (pid == 0) {
         alarm(REPLAY_SECONDS);
         LLVMFuzzerTestOneInput(data, len);
-        _exit(0);
+        exit(0); /* atexit: LeakSanitizer, coverage profiles */
     }
     free(data);
     int status = 0;
