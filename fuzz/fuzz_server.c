@@ -820,7 +820,7 @@ static void shut_down(session *s, int deaf)
 {
     uint32_t deadline = next_rand(&s->rng) % 64;
     uint64_t end = rt_time_ms() + deadline + DRAIN_MS;
-    int i, v = (int)(s->srv - srvs);
+    int v = (int)(s->srv - srvs);
     rt_server_shutdown(s->srv, deadline);
     while (!rt_server_done(s->srv)) {
         MUST(rt_time_ms() < end);

@@ -363,6 +363,17 @@ static void rt__conn_release_queue(rt_conn *c)
 
 /* ---- Closing ------------------------------------------------------------------ */
 
+/* Tells the application a WebSocket, stream or held request ended: on_close,
+ * once per connection. */
+static void rt__conn_notify(rt_conn *c, unsigned code, rt_str reason)
+{
+    rt_server *srv = c->srv;
+    if (srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
+        c->flags |= RT__C_NOTIFIED;
+        srv->cfg.cb.on_close(c, code, reason, srv->cfg.user);
+    }
+}
+
 /* Closes the socket now. The struct stays on the list, marked dead, until the
  * end-of-step hook frees it: callers up the stack may still hold it. */
 static void rt__conn_drop(rt_conn *c, unsigned code)
@@ -383,11 +394,8 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
         srv->accept_paused = 0;
         rt_loop_mod(srv->loop, srv->listen_fd, RT_IO_READ);
     }
-    if (c->kind != RT_CONN_HTTP && !(c->flags & RT__C_NOTIFIED) && srv->cfg.cb.on_close) {
-        c->flags |= RT__C_NOTIFIED;
-        srv->cfg.cb.on_close(c, c->close_code ? c->close_code : code, rt_str_c(NULL),
-                             srv->cfg.user);
-    }
+    if (c->kind != RT_CONN_HTTP)
+        rt__conn_notify(c, c->close_code ? c->close_code : code, rt_str_c(NULL));
     rt_room_leave_all(&c->member);
     rt__conn_release_queue(c);
     rt__conn_release_rbuf(c);
@@ -816,10 +824,7 @@ static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
     }
     /* RFC 6455 5.5.1: answer with a close frame (echoing the code), then the
      * server closes the TCP connection first (7.1.1). */
-    if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
-        c->flags |= RT__C_NOTIFIED;
-        c->srv->cfg.cb.on_close(c, ev->close_code, ev->close_reason, c->srv->cfg.user);
-    }
+    rt__conn_notify(c, ev->close_code, ev->close_reason);
     rt_conn_close(c, ev->close_code == RT_WS_CLOSE_NO_STATUS ? 0 : ev->close_code, NULL);
     c->flags |= RT__C_LINGER;
 }
@@ -1778,11 +1783,7 @@ static void rt__conn_shutdown(rt_conn *c)
         /* The server answered it, not the application, which may keep it in
          * a list of waiters: on_close tells it the request is over, as for a
          * stream. (The 503 now flushes, then the connection closes.) */
-        if (c->srv->cfg.cb.on_close && !(c->flags & RT__C_NOTIFIED)) {
-            c->flags |= RT__C_NOTIFIED;
-            c->srv->cfg.cb.on_close(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL),
-                                    c->srv->cfg.user);
-        }
+        rt__conn_notify(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL));
         break;
     default:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);

@@ -177,9 +177,9 @@ RT_API size_t rt_server_conn_count(const rt_server *srv);
 
 /* Graceful shutdown: stop accepting, send 1001 Going Away to every
  * WebSocket, a final "event: shutdown" to SSE streams and 503 to held
- * requests (on_close with 1001 tells the application, at once for a held
- * request, when the connection goes for the others), then keep flushing; whatever is still open after timeout_ms is
- * closed. rt_server_done() turns 1 when nothing is left; the loop may then
+ * requests (on_close with 1001 tells the application: at once for a held
+ * request, when the connection goes for the others), then keep flushing;
+ * whatever is still open after timeout_ms is closed. rt_server_done() turns 1 when nothing is left; the loop may then
  * be stopped and rt_server_deinit called. */
 RT_API void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms);
 RT_API int rt_server_done(const rt_server *srv);
