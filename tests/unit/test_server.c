@@ -200,6 +200,16 @@ static void put(int fd, const char *s)
     CHECK_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
 }
 
+/* fx_init, then a client that has sent request: its socket. */
+static int open_with(fixture *fx, uint32_t idle_ms, size_t max_pending, const char *request)
+{
+    int fd;
+    fx_init(fx, idle_ms, max_pending);
+    fd = client(fx, 0);
+    put(fd, request);
+    return fd;
+}
+
 /* Reads into buf (keeping at most cap bytes, counting all in *len) while
  * stepping the loop, chunk bytes per pause_ms at most when pause_ms > 0.
  * Returns 0 at EOF, an errno for a reset, ETIMEDOUT past the deadline. */
@@ -290,9 +300,7 @@ RT_TEST(a_half_closed_client_owed_nothing_is_closed_at_once)
     fixture fx;
     size_t len;
     int fd;
-    fx_init(&fx, 0, 0);
-    fd = client(&fx, 0);
-    put(fd, "GET /a HTTP/1.1\r\nHo"); /* a request the FIN cuts short */
+    fd = open_with(&fx, 0, 0, "GET /a HTTP/1.1\r\nHo"); /* a request the FIN cuts short */
     CHECK_EQ(shutdown(fd, SHUT_WR), 0);
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
     CHECK_EQ(len, 0u);
@@ -305,9 +313,7 @@ RT_TEST(a_held_request_whose_client_half_closes_ends_with_1006)
 {
     fixture fx;
     int fd;
-    fx_init(&fx, 0, 0);
-    fd = client(&fx, 0);
-    put(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = open_with(&fx, 0, 0, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     pump(&fx, 50);
     CHECK(fx.held != NULL);
     CHECK_EQ(shutdown(fd, SHUT_WR), 0); /* a long poll's client gave up */
@@ -431,9 +437,8 @@ RT_TEST(a_reply_nobody_reads_is_given_up_after_the_idle_timeout)
     long ms;
     int fd;
     uint64_t start;
-    fx_init(&fx, 300, 2 * BIG); /* under the backlog cap: only the idle rule applies */
-    fd = client(&fx, 0);
-    put(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* Under the backlog cap: only the idle rule applies. */
+    fd = open_with(&fx, 300, 2 * BIG, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
     start = rt_time_ms();
     pump(&fx, 100);
     CHECK_EQ(rt_server_conn_count(&fx.srv), 1u);
@@ -452,9 +457,7 @@ RT_TEST(a_slow_reader_that_keeps_reading_gets_the_whole_reply)
     int fd;
     /* 64 KiB at most every 5 ms: the reply takes over two idle timeouts,
      * but it moves all the time. */
-    fx_init(&fx, 300, 2 * BIG);
-    fd = client(&fx, 0);
-    put(fd, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    fd = open_with(&fx, 300, 2 * BIG, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 65536, 5), 0);
     check_big(got, len);
     close(fd);
@@ -552,9 +555,7 @@ RT_TEST(a_reply_that_failed_can_be_made_again)
     fixture fx;
     size_t len;
     int fd;
-    fx_init(&fx, 0, 0);
-    fd = client(&fx, 0);
-    put(fd, "GET /retry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    fd = open_with(&fx, 0, 0, "GET /retry HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
     CHECK_EQ(fx.r1, RT_E_INVAL); /* extra headers too long: nothing was queued */
     CHECK_EQ(fx.r2, RT_OK);
@@ -569,9 +570,7 @@ RT_TEST(an_sse_event_name_with_a_line_break_is_refused_with_inval)
     fixture fx;
     size_t len, b;
     int fd;
-    fx_init(&fx, 0, 0);
-    fd = client(&fx, 0);
-    put(fd, "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = open_with(&fx, 0, 0, "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK_EQ(read_to_end(&fx, fd, got, sizeof got, &len, 0, 0), 0);
     CHECK_EQ(fx.r1, RT_E_INVAL);
     CHECK_EQ(fx.r2, RT_OK);
@@ -594,9 +593,7 @@ RT_TEST(shutdown_answers_a_held_request_503_and_tells_the_application_with_1001)
     fixture fx;
     size_t len;
     int fd;
-    fx_init(&fx, 0, 0);
-    fd = client(&fx, 0);
-    put(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    fd = open_with(&fx, 0, 0, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     pump(&fx, 50);
     CHECK(fx.held != NULL);
     rt_server_shutdown(&fx.srv, 1000);
