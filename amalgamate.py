@@ -35,27 +35,35 @@ SRC = os.path.join(ROOT, "src")
 OUT = os.path.join(ROOT, "rt.h")
 
 # (module, feature switch or None), in dependency order: a module may use only
-# the modules above it. Each module is src/<module>.h (public declarations)
-# and, unless it is declaration-only, src/<module>.c (implementation).
+# the modules above it. Each module is src/<layer>/<name>.h (public
+# declarations) and, unless it is declaration-only, src/<layer>/<name>.c
+# (implementation). A local include is written relative to the including
+# file ("core.h" beside it, "../base/core.h" from another layer), so every
+# header also compiles by itself; here each names one file under src/.
 MODULES = [
-    ("core", None),
-    ("sha1", None),
-    ("b64", None),
-    ("utf8", None),
-    ("http", None),
-    ("ws", None),
-    ("json", None),
-    ("sse", None),
-    ("room", None),
-    ("presence", None),
-    ("loop", "RT_NO_IO"),
-    ("server", "RT_NO_IO"),
-    ("pubsub", "RT_NO_IO"),
-    ("proto", "RT_NO_IO"),
+    # 1. primitives
+    ("base/core", None),
+    ("base/sha1", None),
+    ("base/b64", None),
+    ("base/utf8", None),
+    ("base/json", None),
+    # 2. codecs (sans-IO)
+    ("codec/http", None),
+    ("codec/ws", None),
+    ("codec/sse", None),
+    # 3. the real-time model (pure data)
+    ("model/room", None),
+    ("model/presence", None),
+    # 4. I/O
+    ("io/loop", "RT_NO_IO"),
+    ("io/server", "RT_NO_IO"),
+    ("io/pubsub", "RT_NO_IO"),
+    # 5. the wire protocol
+    ("proto/proto", "RT_NO_IO"),
 ]
 
 # Private headers emitted at the start of the implementation section.
-IMPL_PRELUDE = ["config.h"]
+IMPL_PRELUDE = ["base/config.h"]
 
 PUBLIC_SYSTEM_OK = {"stddef.h", "stdint.h"}
 
@@ -88,7 +96,7 @@ class Merger:
         lines = self.read(name)
         if lines and lines[-1] == "":
             lines.pop()
-        stem = os.path.splitext(name)[0]
+        stem = os.path.splitext(os.path.basename(name))[0]
         self.out.append("/* ==== Begin src/%s ==== */ // >>%s" % (name, stem))
         if switch:
             self.out.append("#ifndef %s" % switch)
@@ -104,6 +112,7 @@ class Merger:
                 continue
             kind, target = m.group(1), m.group(2)
             if kind == '"':
+                target = os.path.normpath(os.path.join(os.path.dirname(name), target))
                 self.emit_local(target, public, switch, name, lineno)
             else:
                 self.emit_system(target, public, switch, depth, name, lineno, line)
@@ -115,7 +124,7 @@ class Merger:
     def emit_local(self, target, public, switch, name, lineno):
         if target in self.emitted:
             return
-        if not os.path.isfile(os.path.join(SRC, target)):
+        if target.startswith("..") or not os.path.isfile(os.path.join(SRC, target)):
             raise AmalgamateError("src/%s:%d: unknown local include \"%s\"" % (name, lineno, target))
         self.emit_file(target, public, switch)
 
@@ -128,16 +137,26 @@ class Merger:
         elif target not in self.system:
             self.system.append(target)
 
+def source_files():
+    """Every .h and .c under src/, as paths relative to it, sorted."""
+    found = []
+    for d, _, files in os.walk(SRC):
+        for f in files:
+            if f.endswith((".h", ".c")):
+                found.append(os.path.relpath(os.path.join(d, f), SRC))
+    return sorted(found)
+
 def check_knobs_documented(doc_text):
     missing = []
-    for name in sorted(os.listdir(SRC)):
-        if not name.endswith((".h", ".c")) or name in ("doc.h", "license.h"):
+    for name in source_files():
+        if name in ("doc.h", "license.h"):
             continue
         with open(os.path.join(SRC, name), encoding="utf-8") as f:
             lines = f.read().split("\n")
         for i, line in enumerate(lines[:-1]):
             m = KNOB_RE.match(line)
-            if m and re.match(r'^\s*#\s*define\s+%s\b' % m.group(1), lines[i + 1]):
+            # a knob has a default value; a bare #define is an include guard
+            if m and re.match(r'^\s*#\s*define\s+%s\s+\S' % m.group(1), lines[i + 1]):
                 if m.group(1) not in doc_text:
                     missing.append("src/%s:%d: %s" % (name, i + 1, m.group(1)))
     if missing:

@@ -214,13 +214,15 @@ ON THE WIRE PROTOCOL
 #ifndef RT_H_INCLUDED
 #define RT_H_INCLUDED
 
-/* ==== Begin src/core.h ==== */ // >>core
+/* ==== Begin src/base/core.h ==== */ // >>core
 /* core.h - version, linkage, results, string views, allocator, limits.
  *
  * Everything else in rt.h stands on these few definitions. Only <stddef.h>
  * and <stdint.h> are included by the public part of rt.h; every platform
  * header is included by the implementation alone.
  */
+#ifndef RT_CORE_H
+#define RT_CORE_H
 
 /* The implementation needs POSIX declarations (sockets, poll, clocks) even
  * under -std=c99. This only works when rt.h comes before any system header in
@@ -320,14 +322,20 @@ RT_API void rt_free(const rt_allocator *a, void *p, size_t n);
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/core.h ==== */
 
-/* ==== Begin src/sha1.h ==== */ // >>sha1
+#endif /* RT_CORE_H */
+/* ==== End src/base/core.h ==== */
+
+/* ==== Begin src/base/sha1.h ==== */ // >>sha1
 /* sha1.h - SHA-1 (FIPS 180-4), for the WebSocket accept key.
  *
  * SHA-1 is broken for collision resistance; RFC 6455 uses it only to prove
  * that the server read the handshake, and that is all rt.h uses it for.
  */
+#ifndef RT_SHA1_H
+#define RT_SHA1_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -352,10 +360,16 @@ RT_API void rt_sha1(const void *data, size_t n, unsigned char out[RT_SHA1_SIZE])
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/sha1.h ==== */
 
-/* ==== Begin src/b64.h ==== */ // >>b64
+#endif /* RT_SHA1_H */
+/* ==== End src/base/sha1.h ==== */
+
+/* ==== Begin src/base/b64.h ==== */ // >>b64
 /* b64.h - base64 (RFC 4648 section 4), strict decoding. */
+#ifndef RT_B64_H
+#define RT_B64_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -382,10 +396,16 @@ RT_API rt_result rt_b64_decode(const char *src, size_t n, void *dst, size_t cap)
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/b64.h ==== */
 
-/* ==== Begin src/utf8.h ==== */ // >>utf8
+#endif /* RT_B64_H */
+/* ==== End src/base/b64.h ==== */
+
+/* ==== Begin src/base/utf8.h ==== */ // >>utf8
 /* utf8.h - incremental UTF-8 validation (RFC 3629, Unicode table 3-7). */
+#ifndef RT_UTF8_H
+#define RT_UTF8_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -420,9 +440,163 @@ RT_API size_t rt_utf8_truncate(const char *s, size_t n, size_t max);
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/utf8.h ==== */
 
-/* ==== Begin src/http.h ==== */ // >>http
+#endif /* RT_UTF8_H */
+/* ==== End src/base/utf8.h ==== */
+
+/* ==== Begin src/base/json.h ==== */ // >>json
+/* json.h - JSON text out (string escaping, a growable output buffer) and in
+ * (a bounded tokenizer with accessors for small messages). */
+#ifndef RT_JSON_H
+#define RT_JSON_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Writes data[0..n) as the inside of a JSON string (no quotes): '"', '\\'
+ * and every control character escaped (RFC 8259 section 7), and each byte
+ * that is not part of valid UTF-8 replaced by \ufffd, so the output is
+ * always valid JSON whatever a client sent. Returns the length needed, like
+ * snprintf; writes nothing beyond cap and no NUL. */
+RT_API size_t rt_json_escape(char *buf, size_t cap, const void *data, size_t n);
+
+/* A growable byte buffer on an allocator. Zero-initialise, or rt_jbuf_init;
+ * rt_jbuf_free when done. After an allocation failure `failed` is set and
+ * further appends do nothing, so a builder can check once at the end. */
+typedef struct rt_jbuf {
+    char *p;
+    size_t len, cap;
+    const rt_allocator *alloc;
+    int failed;
+} rt_jbuf;
+
+RT_API void rt_jbuf_init(rt_jbuf *b, const rt_allocator *alloc);
+RT_API void rt_jbuf_free(rt_jbuf *b);
+RT_API void rt_jbuf_put(rt_jbuf *b, const void *data, size_t n);
+RT_API void rt_jbuf_puts(rt_jbuf *b, const char *s);
+/* Appends data as a quoted, escaped JSON string. */
+RT_API void rt_jbuf_str(rt_jbuf *b, const void *data, size_t n);
+/* Appends an unsigned integer in decimal. */
+RT_API void rt_jbuf_uint(rt_jbuf *b, uint64_t v);
+
+/* ---- JSON in: a bounded, zero-allocation reader (RFC 8259) ------------------
+ *
+ * rt_json_parse checks one complete JSON text against the RFC 8259 grammar
+ * (strict: no comments, no trailing commas, no leading zeros, no BOM, only
+ * valid UTF-8, no raw control characters in strings, no lone surrogates)
+ * and describes it in an array of tokens the caller provides, in document
+ * order. It never allocates and never recurses, so neither hostile depth nor
+ * hostile length can exhaust the stack or the heap.
+ *
+ * Lifetimes: the tokens hold offsets into the input, and rt_json points at
+ * both the input and the token array; all three must stay alive and
+ * unchanged while the accessors are used. Nothing is copied until
+ * rt_json_str copies a string out.
+ *
+ * Walking the tokens: toks[0] is the root. A container's children follow it
+ * directly; toks[t].next is the index just past t and everything inside it,
+ * so the siblings of t are t, toks[t].next, ... An object's children come in
+ * pairs, key (a string token) then value. */
+
+/* Deepest nesting of arrays and objects accepted; RT_E_LIMIT beyond. The
+ * outermost container is at depth 1, so "[[1]]" has depth 2. */
+#ifndef RT_JSON_MAX_DEPTH
+#define RT_JSON_MAX_DEPTH 16
+#endif
+
+typedef enum rt_json_type {
+    RT_JSON_NONE = 0, /* what rt_json_type says for -1 or a bad index */
+    RT_JSON_OBJECT,
+    RT_JSON_ARRAY,
+    RT_JSON_STRING,
+    RT_JSON_NUMBER,
+    RT_JSON_TRUE,
+    RT_JSON_FALSE,
+    RT_JSON_NULL
+} rt_json_type;
+
+/* One value. src[start..end) is its exact JSON text (a string's includes
+ * its quotes and its escapes as written). */
+typedef struct rt_json_tok {
+    int type;      /* an rt_json_type */
+    uint32_t start, end;
+    uint32_t size; /* object: members; array: elements; string: bytes once
+                      unescaped (so no escapes when size == end - start - 2);
+                      numbers and literals: 0 */
+    uint32_t next; /* index of the first token after this value */
+} rt_json_tok;
+
+/* A parsed document. Filled by rt_json_parse; read it, never write it. */
+typedef struct rt_json {
+    const char *src;     /* the input, borrowed */
+    size_t len;
+    rt_json_tok *toks;   /* the caller's array, borrowed */
+    int n;               /* tokens used */
+    size_t err_pos;      /* after an error: offset of the byte at fault
+                            (len when the text ends too early) */
+} rt_json;
+
+/* Parses src[0..len), which must hold exactly one JSON value with optional
+ * whitespace around it, into toks[0..cap). Returns the number of tokens
+ * used (at least 1), or:
+ *   RT_E_PROTO  not JSON (bad syntax, truncated, trailing bytes, empty)
+ *   RT_E_UTF8   a string holds invalid UTF-8
+ *   RT_E_LIMIT  more than cap tokens, nesting deeper than RT_JSON_MAX_DEPTH,
+ *               or len of 4 GiB or more
+ * with doc->err_pos set. After an error the tokens mean nothing. */
+RT_API rt_result rt_json_parse(rt_json *doc, const void *src, size_t len,
+                               rt_json_tok *toks, size_t cap);
+
+/* The type of token tok, or RT_JSON_NONE when tok is -1 or out of range, so
+ * a failed lookup can be passed straight in. */
+RT_API rt_json_type rt_json_type_of(const rt_json *doc, int tok);
+
+/* The value of member key in object obj, or -1 when obj is not an object or
+ * has no such member. Keys are compared after unescaping. RFC 8259 section 4
+ * leaves duplicate keys to the implementation: like JSON.parse in browsers,
+ * this returns the LAST member with that name. */
+RT_API int rt_json_get(const rt_json *doc, int obj, const char *key);
+
+/* Element i (from 0) of array arr, or -1 when arr is not an array or is too
+ * short. Walks the elements: O(i). */
+RT_API int rt_json_at(const rt_json *doc, int arr, size_t i);
+
+/* 1 when tok is a string whose unescaped bytes equal the C string s, else 0.
+ * Compares in place, without copying; memcmp when there are no escapes. */
+RT_API int rt_json_eq(const rt_json *doc, int tok, const char *s);
+
+/* Copies string tok, unescaped, into buf with a NUL after it, and sets *len
+ * (if not NULL) to the byte count without the NUL; the bytes are valid UTF-8
+ * but may contain NUL themselves ("\u0000"). Returns RT_OK, RT_E_NOSPACE when
+ * cap < size + 1 (*len still says size: retry with a bigger buf),
+ * RT_E_NOTFOUND when tok is -1, RT_E_PROTO when tok is not a string. */
+RT_API rt_result rt_json_str(const rt_json *doc, int tok, char *buf, size_t cap, size_t *len);
+
+/* Reads number tok as an integer. Returns RT_OK, RT_E_NOTFOUND when tok is
+ * -1, RT_E_PROTO when it is not a number or has a fraction or an exponent
+ * ("1.0", "1e3"), RT_E_LIMIT when it lies outside int64_t. *out is written
+ * only on RT_OK, so it can hold a default for an optional member. */
+RT_API rt_result rt_json_int(const rt_json *doc, int tok, int64_t *out);
+
+/* Reads true or false into *out (1 or 0). Returns RT_OK, RT_E_NOTFOUND when
+ * tok is -1, RT_E_PROTO for any other type; *out is written only on RT_OK. */
+RT_API rt_result rt_json_bool(const rt_json *doc, int tok, int *out);
+
+/* The exact JSON text of tok (strings with quotes and escapes), e.g. to
+ * forward a "data" value verbatim; the empty view when tok is -1 or out of
+ * range. Points into the input. */
+RT_API rt_str rt_json_raw(const rt_json *doc, int tok);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_JSON_H */
+/* ==== End src/base/json.h ==== */
+
+/* ==== Begin src/codec/http.h ==== */ // >>http
 /* http.h - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
  *
  * Sans-IO and zero-copy: the caller keeps the bytes it has received in one
@@ -431,6 +605,10 @@ RT_API size_t rt_utf8_truncate(const char *s, size_t n, size_t max);
  * request one byte at a time costs O(n) overall and gives the same result as
  * feeding it whole. Every rt_str it fills points into that buffer.
  */
+#ifndef RT_HTTP_H
+#define RT_HTTP_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -558,9 +736,11 @@ RT_API size_t rt_http_format_error(char *buf, size_t cap, int status, const char
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/http.h ==== */
 
-/* ==== Begin src/ws.h ==== */ // >>ws
+#endif /* RT_HTTP_H */
+/* ==== End src/codec/http.h ==== */
+
+/* ==== Begin src/codec/ws.h ==== */ // >>ws
 /* ws.h - WebSocket (RFC 6455): opening handshake, frame parser and writer.
  *
  * Sans-IO. The parser unmasks payloads in place in the caller's buffer and
@@ -568,6 +748,10 @@ RT_API size_t rt_http_format_error(char *buf, size_t cap, int status, const char
  * enforces every rule of RFC 6455 section 5 and, on a violation, tells the
  * caller which close code to send.
  */
+#ifndef RT_WS_H
+#define RT_WS_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -744,155 +928,11 @@ RT_API int rt_ws_close_code_valid(unsigned code);
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/ws.h ==== */
 
-/* ==== Begin src/json.h ==== */ // >>json
-/* json.h - JSON text out (string escaping, a growable output buffer) and in
- * (a bounded tokenizer with accessors for small messages). */
-#ifdef __cplusplus
-extern "C" {
-#endif
+#endif /* RT_WS_H */
+/* ==== End src/codec/ws.h ==== */
 
-/* Writes data[0..n) as the inside of a JSON string (no quotes): '"', '\\'
- * and every control character escaped (RFC 8259 section 7), and each byte
- * that is not part of valid UTF-8 replaced by \ufffd, so the output is
- * always valid JSON whatever a client sent. Returns the length needed, like
- * snprintf; writes nothing beyond cap and no NUL. */
-RT_API size_t rt_json_escape(char *buf, size_t cap, const void *data, size_t n);
-
-/* A growable byte buffer on an allocator. Zero-initialise, or rt_jbuf_init;
- * rt_jbuf_free when done. After an allocation failure `failed` is set and
- * further appends do nothing, so a builder can check once at the end. */
-typedef struct rt_jbuf {
-    char *p;
-    size_t len, cap;
-    const rt_allocator *alloc;
-    int failed;
-} rt_jbuf;
-
-RT_API void rt_jbuf_init(rt_jbuf *b, const rt_allocator *alloc);
-RT_API void rt_jbuf_free(rt_jbuf *b);
-RT_API void rt_jbuf_put(rt_jbuf *b, const void *data, size_t n);
-RT_API void rt_jbuf_puts(rt_jbuf *b, const char *s);
-/* Appends data as a quoted, escaped JSON string. */
-RT_API void rt_jbuf_str(rt_jbuf *b, const void *data, size_t n);
-/* Appends an unsigned integer in decimal. */
-RT_API void rt_jbuf_uint(rt_jbuf *b, uint64_t v);
-
-/* ---- JSON in: a bounded, zero-allocation reader (RFC 8259) ------------------
- *
- * rt_json_parse checks one complete JSON text against the RFC 8259 grammar
- * (strict: no comments, no trailing commas, no leading zeros, no BOM, only
- * valid UTF-8, no raw control characters in strings, no lone surrogates)
- * and describes it in an array of tokens the caller provides, in document
- * order. It never allocates and never recurses, so neither hostile depth nor
- * hostile length can exhaust the stack or the heap.
- *
- * Lifetimes: the tokens hold offsets into the input, and rt_json points at
- * both the input and the token array; all three must stay alive and
- * unchanged while the accessors are used. Nothing is copied until
- * rt_json_str copies a string out.
- *
- * Walking the tokens: toks[0] is the root. A container's children follow it
- * directly; toks[t].next is the index just past t and everything inside it,
- * so the siblings of t are t, toks[t].next, ... An object's children come in
- * pairs, key (a string token) then value. */
-
-/* Deepest nesting of arrays and objects accepted; RT_E_LIMIT beyond. The
- * outermost container is at depth 1, so "[[1]]" has depth 2. */
-#ifndef RT_JSON_MAX_DEPTH
-#define RT_JSON_MAX_DEPTH 16
-#endif
-
-typedef enum rt_json_type {
-    RT_JSON_NONE = 0, /* what rt_json_type says for -1 or a bad index */
-    RT_JSON_OBJECT,
-    RT_JSON_ARRAY,
-    RT_JSON_STRING,
-    RT_JSON_NUMBER,
-    RT_JSON_TRUE,
-    RT_JSON_FALSE,
-    RT_JSON_NULL
-} rt_json_type;
-
-/* One value. src[start..end) is its exact JSON text (a string's includes
- * its quotes and its escapes as written). */
-typedef struct rt_json_tok {
-    int type;      /* an rt_json_type */
-    uint32_t start, end;
-    uint32_t size; /* object: members; array: elements; string: bytes once
-                      unescaped (so no escapes when size == end - start - 2);
-                      numbers and literals: 0 */
-    uint32_t next; /* index of the first token after this value */
-} rt_json_tok;
-
-/* A parsed document. Filled by rt_json_parse; read it, never write it. */
-typedef struct rt_json {
-    const char *src;     /* the input, borrowed */
-    size_t len;
-    rt_json_tok *toks;   /* the caller's array, borrowed */
-    int n;               /* tokens used */
-    size_t err_pos;      /* after an error: offset of the byte at fault
-                            (len when the text ends too early) */
-} rt_json;
-
-/* Parses src[0..len), which must hold exactly one JSON value with optional
- * whitespace around it, into toks[0..cap). Returns the number of tokens
- * used (at least 1), or:
- *   RT_E_PROTO  not JSON (bad syntax, truncated, trailing bytes, empty)
- *   RT_E_UTF8   a string holds invalid UTF-8
- *   RT_E_LIMIT  more than cap tokens, nesting deeper than RT_JSON_MAX_DEPTH,
- *               or len of 4 GiB or more
- * with doc->err_pos set. After an error the tokens mean nothing. */
-RT_API rt_result rt_json_parse(rt_json *doc, const void *src, size_t len,
-                               rt_json_tok *toks, size_t cap);
-
-/* The type of token tok, or RT_JSON_NONE when tok is -1 or out of range, so
- * a failed lookup can be passed straight in. */
-RT_API rt_json_type rt_json_type_of(const rt_json *doc, int tok);
-
-/* The value of member key in object obj, or -1 when obj is not an object or
- * has no such member. Keys are compared after unescaping. RFC 8259 section 4
- * leaves duplicate keys to the implementation: like JSON.parse in browsers,
- * this returns the LAST member with that name. */
-RT_API int rt_json_get(const rt_json *doc, int obj, const char *key);
-
-/* Element i (from 0) of array arr, or -1 when arr is not an array or is too
- * short. Walks the elements: O(i). */
-RT_API int rt_json_at(const rt_json *doc, int arr, size_t i);
-
-/* 1 when tok is a string whose unescaped bytes equal the C string s, else 0.
- * Compares in place, without copying; memcmp when there are no escapes. */
-RT_API int rt_json_eq(const rt_json *doc, int tok, const char *s);
-
-/* Copies string tok, unescaped, into buf with a NUL after it, and sets *len
- * (if not NULL) to the byte count without the NUL; the bytes are valid UTF-8
- * but may contain NUL themselves ("\u0000"). Returns RT_OK, RT_E_NOSPACE when
- * cap < size + 1 (*len still says size: retry with a bigger buf),
- * RT_E_NOTFOUND when tok is -1, RT_E_PROTO when tok is not a string. */
-RT_API rt_result rt_json_str(const rt_json *doc, int tok, char *buf, size_t cap, size_t *len);
-
-/* Reads number tok as an integer. Returns RT_OK, RT_E_NOTFOUND when tok is
- * -1, RT_E_PROTO when it is not a number or has a fraction or an exponent
- * ("1.0", "1e3"), RT_E_LIMIT when it lies outside int64_t. *out is written
- * only on RT_OK, so it can hold a default for an optional member. */
-RT_API rt_result rt_json_int(const rt_json *doc, int tok, int64_t *out);
-
-/* Reads true or false into *out (1 or 0). Returns RT_OK, RT_E_NOTFOUND when
- * tok is -1, RT_E_PROTO for any other type; *out is written only on RT_OK. */
-RT_API rt_result rt_json_bool(const rt_json *doc, int tok, int *out);
-
-/* The exact JSON text of tok (strings with quotes and escapes), e.g. to
- * forward a "data" value verbatim; the empty view when tok is -1 or out of
- * range. Points into the input. */
-RT_API rt_str rt_json_raw(const rt_json *doc, int tok);
-
-#ifdef __cplusplus
-}
-#endif
-/* ==== End src/json.h ==== */
-
-/* ==== Begin src/sse.h ==== */ // >>sse
+/* ==== Begin src/codec/sse.h ==== */ // >>sse
 /* sse.h - Server-Sent Events formatter (WHATWG HTML "server-sent events").
  *
  * Sans-IO: turns one event into the bytes of the text/event-stream format,
@@ -906,6 +946,10 @@ RT_API rt_str rt_json_raw(const rt_json *doc, int tok);
  * That is inherent to SSE; everything else survives exactly, including
  * leading spaces, empty lines and a trailing line break.
  */
+#ifndef RT_SSE_H
+#define RT_SSE_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -953,9 +997,11 @@ RT_API rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms);
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/sse.h ==== */
 
-/* ==== Begin src/room.h ==== */ // >>room
+#endif /* RT_SSE_H */
+/* ==== End src/codec/sse.h ==== */
+
+/* ==== Begin src/model/room.h ==== */ // >>room
 /* room.h - rooms: membership, history ring, positions, recovery.
  *
  * Pure data, no I/O and no clock: every function that needs the time takes
@@ -985,6 +1031,10 @@ RT_API rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms);
  * makes recovery gap-free: rt_room_join_recover adds the member and takes the
  * recovery snapshot in one call, so no publish can fall between the two.
  */
+#ifndef RT_ROOM_H
+#define RT_ROOM_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -1249,9 +1299,11 @@ RT_API rt_room_msg *rt_room_history_get(const rt_room *room, uint64_t offset);
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/room.h ==== */
 
-/* ==== Begin src/presence.h ==== */ // >>presence
+#endif /* RT_ROOM_H */
+/* ==== End src/model/room.h ==== */
+
+/* ==== Begin src/model/presence.h ==== */ // >>presence
 /* presence.h - who is online in each room, and who is typing.
  *
  * Pure data, no I/O and no clock: every function that needs the time takes
@@ -1296,6 +1348,10 @@ RT_API rt_room_msg *rt_room_history_get(const rt_room *room, uint64_t offset);
  *
  * Single-threaded: one registry, one thread.
  */
+#ifndef RT_PRESENCE_H
+#define RT_PRESENCE_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -1465,9 +1521,11 @@ RT_API size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn 
 #ifdef __cplusplus
 }
 #endif
-/* ==== End src/presence.h ==== */
 
-/* ==== Begin src/loop.h ==== */ // >>loop
+#endif /* RT_PRESENCE_H */
+/* ==== End src/model/presence.h ==== */
+
+/* ==== Begin src/io/loop.h ==== */ // >>loop
 #ifndef RT_NO_IO
 /* loop.h - the event loop: file descriptors, timers, and a cross-thread post.
  *
@@ -1477,6 +1535,10 @@ RT_API size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn 
  * starting and stopping one is O(log n) and never allocates once the heap has
  * grown. rt_loop_post() is the only function another thread may call.
  */
+#ifndef RT_LOOP_H
+#define RT_LOOP_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -1599,10 +1661,12 @@ RT_API uint64_t rt_time_ms(void);
 #ifdef __cplusplus
 }
 #endif
-#endif /* RT_NO_IO */
-/* ==== End src/loop.h ==== */
 
-/* ==== Begin src/server.h ==== */ // >>server
+#endif /* RT_LOOP_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/loop.h ==== */
+
+/* ==== Begin src/io/server.h ==== */ // >>server
 #ifndef RT_NO_IO
 /* server.h - the server: listening, connections, WebSocket, SSE, plain HTTP.
  *
@@ -1618,6 +1682,10 @@ RT_API uint64_t rt_time_ms(void);
  * Read buffers and queue arrays come from per-server pools while data flows
  * and go back when it stops.
  */
+#ifndef RT_SERVER_H
+#define RT_SERVER_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -1895,10 +1963,12 @@ struct rt_server {
 #ifdef __cplusplus
 }
 #endif
-#endif /* RT_NO_IO */
-/* ==== End src/server.h ==== */
 
-/* ==== Begin src/pubsub.h ==== */ // >>pubsub
+#endif /* RT_SERVER_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/server.h ==== */
+
+/* ==== Begin src/io/pubsub.h ==== */ // >>pubsub
 #ifndef RT_NO_IO
 /* pubsub.h - rooms over the transports: WebSocket, SSE and long polling.
  *
@@ -1920,6 +1990,10 @@ struct rt_server {
  * delivered twice. When history cannot close the gap it is told
  * recovered = false with the current position.
  */
+#ifndef RT_PUBSUB_H
+#define RT_PUBSUB_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -1988,10 +2062,12 @@ RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
 #ifdef __cplusplus
 }
 #endif
-#endif /* RT_NO_IO */
-/* ==== End src/pubsub.h ==== */
 
-/* ==== Begin src/proto.h ==== */ // >>proto
+#endif /* RT_PUBSUB_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/pubsub.h ==== */
+
+/* ==== Begin src/proto/proto.h ==== */ // >>proto
 #ifndef RT_NO_IO
 /* proto.h - the JSON wire protocol of docs/PROTOCOL.md, over WebSocket and
  * over SSE + POST.
@@ -2003,6 +2079,10 @@ RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
  * through three callbacks. Connections it serves carry an rt_proto state in
  * their user pointer (rt_conn_user); use rt_proto_user() for yours.
  */
+#ifndef RT_PROTO_H
+#define RT_PROTO_H
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -2078,8 +2158,10 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_PROTO_H */
 #endif /* RT_NO_IO */
-/* ==== End src/proto.h ==== */
+/* ==== End src/proto/proto.h ==== */
 
 #endif /* RT_H_INCLUDED */
 
@@ -2091,7 +2173,7 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #include <string.h>
 #include <limits.h>
 
-/* ==== Begin src/config.h ==== */ // >>config
+/* ==== Begin src/base/config.h ==== */ // >>config
 /* config.h - implementation-side defaults: allocator and assert hooks.
  *
  * Define these before including rt.h with RT_IMPLEMENTATION to override
@@ -2114,9 +2196,9 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #  include <assert.h>
 #  define RT_ASSERT(c) assert(c)
 #endif
-/* ==== End src/config.h ==== */
+/* ==== End src/base/config.h ==== */
 
-/* ==== Begin src/core.c ==== */ // >>core
+/* ==== Begin src/base/core.c ==== */ // >>core
 /* core.c - result names, string views, allocator dispatch. */
 
 const char *rt_result_str(rt_result r)
@@ -2217,9 +2299,9 @@ void rt_free(const rt_allocator *a, void *p, size_t n)
     else
         RT_FREE(p);
 }
-/* ==== End src/core.c ==== */
+/* ==== End src/base/core.c ==== */
 
-/* ==== Begin src/sha1.c ==== */ // >>sha1
+/* ==== Begin src/base/sha1.c ==== */ // >>sha1
 /* sha1.c - SHA-1 as FIPS 180-4 section 6.1 describes it.
  *
  * Words are built from bytes with shifts, never loaded through a cast, so
@@ -2358,9 +2440,9 @@ void rt_sha1(const void *data, size_t n, unsigned char out[RT_SHA1_SIZE])
     rt_sha1_update(&s, data, n);
     rt_sha1_final(&s, out);
 }
-/* ==== End src/sha1.c ==== */
+/* ==== End src/base/sha1.c ==== */
 
-/* ==== Begin src/b64.c ==== */ // >>b64
+/* ==== Begin src/base/b64.c ==== */ // >>b64
 /* b64.c - base64 with the standard alphabet (RFC 4648 section 4).
  *
  * The decoder is strict on purpose: RFC 4648 section 3.5 lets a decoder
@@ -2477,9 +2559,9 @@ rt_result rt_b64_decode(const char *src, size_t n, void *dst, size_t cap)
         return RT_E_NOSPACE;
     return r;
 }
-/* ==== End src/b64.c ==== */
+/* ==== End src/base/b64.c ==== */
 
-/* ==== Begin src/utf8.c ==== */ // >>utf8
+/* ==== Begin src/base/utf8.c ==== */ // >>utf8
 /* utf8.c - incremental UTF-8 validation (RFC 3629 section 4, Unicode
  * Standard table 3-7 "Well-Formed UTF-8 Byte Sequences").
  *
@@ -2674,1332 +2756,9 @@ size_t rt_utf8_truncate(const char *s, size_t n, size_t max)
         cut--;
     return cut;
 }
-/* ==== End src/utf8.c ==== */
+/* ==== End src/base/utf8.c ==== */
 
-/* ==== Begin src/http.c ==== */ // >>http
-/* http.c - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
- *
- * The parser works line by line. Each call searches the new bytes for LF
- * (memchr), checks every line that became complete, and stops at the blank
- * line that ends the head. The checks of one line need nothing but that
- * line, so they can run the moment its LF arrives: garbage is answered at
- * once instead of after 8 KiB. What needs the whole head (Host, framing,
- * keep-alive) runs once, after the blank line. The state kept between calls
- * is three offsets, because the caller's buffer may have moved; when the head
- * completes in a later call than it began, its lines are walked once more to
- * point the views into the current buffer. Either way each byte is searched
- * once and checked at most twice, so feeding byte by byte stays O(n).
- */
-
-/* The head length is returned as an rt_result (an int), and the parser
- * keeps offsets into the head in 32 bits. */
-#if RT_HTTP_MAX_HEADER_BYTES > INT_MAX
-#error "RT_HTTP_MAX_HEADER_BYTES must fit in an int"
-#endif
-
-/* Where one call's line scan stands. */
-typedef struct rt__http_scan {
-    const char *buf;
-    size_t start;      /* first byte of the request line */
-    size_t lim;        /* bytes we may look at: min(len, max header bytes) */
-    size_t pos;        /* next byte to search for LF */
-    size_t line;       /* first byte of the current line */
-    size_t fields;     /* header lines checked so far */
-    size_t max_fields;
-    rt_http_request *req;
-} rt__http_scan;
-
-static rt_str rt__http_view(const char *p, size_t n)
-{
-    rt_str s;
-    s.p = p;
-    s.n = n;
-    return s;
-}
-
-/* Records the status to answer with and picks the matching result code. */
-static rt_result rt__http_fail(rt_http_request *req, int status)
-{
-    req->status = status;
-    return status == 413 || status == 431 ? RT_E_LIMIT : RT_E_PROTO;
-}
-
-/* A run-time limit may only lower the compiled one; 0 keeps it. */
-static size_t rt__http_limit(size_t runtime, size_t compiled)
-{
-    return runtime != 0 && runtime < compiled ? runtime : compiled;
-}
-
-/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
- * "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA, as a bitmap of ASCII. */
-static int rt__http_tchar(unsigned char c)
-{
-    static const uint32_t map[4] = {0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff};
-    return c < 128 && ((map[c >> 5] >> (c & 31)) & 1);
-}
-
-static size_t rt__http_token_len(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && rt__http_tchar((unsigned char)s[i]))
-        i++;
-    return i;
-}
-
-static int rt__http_is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Takes the next sep-separated item off the front of *list, without the
- * optional whitespace around it (RFC 9110 5.6.1). 0 when none is left. */
-static int rt__http_next_item(rt_str *list, char sep, rt_str *item)
-{
-    const char *end;
-    size_t n, b = 0;
-    if (list->n == 0)
-        return 0;
-    end = (const char *)memchr(list->p, sep, list->n);
-    n = end ? (size_t)(end - list->p) : list->n;
-    while (b < n && rt__http_is_ows(list->p[b]))
-        b++;
-    *item = rt__http_view(list->p + b, n - b);
-    while (item->n > 0 && rt__http_is_ows(item->p[item->n - 1]))
-        item->n--;
-    list->p += end ? n + 1 : n;
-    list->n -= end ? n + 1 : n;
-    return 1;
-}
-
-static int rt__http_list_has(rt_str list, rt_str token)
-{
-    rt_str item;
-    while (rt__http_next_item(&list, ',', &item)) {
-        if (rt_str_ieq(item, token))
-            return 1;
-    }
-    return 0;
-}
-
-/* ---- The request line (RFC 9112 3) -------------------------------------- */
-
-/* RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive. A
- * well-formed version we do not speak is a 505, anything else a 400. */
-static rt_result rt__http_version(rt_http_request *req, const char *v, size_t n)
-{
-    if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
-        v[7] < '0' || v[7] > '9')
-        return rt__http_fail(req, 400);
-    if (v[5] != '1' || v[7] > '1')
-        return rt__http_fail(req, 505);
-    req->version_minor = v[7] - '0';
-    return RT_OK;
-}
-
-/* The methods we serve; other tokens are 405 (RFC 9110 15.5.6). Method
- * names are case-sensitive (RFC 9110 9.1). */
-static int rt__http_method_served(rt_str m)
-{
-    static const char *const served[] = {"GET", "HEAD", "POST", "PUT",
-                                         "DELETE", "OPTIONS", "PATCH"};
-    size_t i;
-    for (i = 0; i < sizeof served / sizeof served[0]; i++) {
-        if (rt_str_eq(m, rt_str_c(served[i])))
-            return 1;
-    }
-    return 0;
-}
-
-/* The target runs to the next SP; it may hold only visible ASCII (an URI
- * percent-encodes everything else, RFC 3986 2.1). */
-static size_t rt__http_target_len(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
-        i++;
-    return i;
-}
-
-/* RFC 9112 3.2: origin-form ("/path?query") or, for OPTIONS only,
- * asterisk-form ("*"). The absolute and authority forms are not served. */
-static rt_result rt__http_target_form(rt_http_request *req)
-{
-    rt_str t = req->target;
-    const char *q;
-    if (t.n == 1 && t.p[0] == '*') {
-        if (!rt_str_eq(req->method, rt_str_c("OPTIONS")))
-            return rt__http_fail(req, 400);
-    } else if (t.p[0] != '/') {
-        return rt__http_fail(req, 400);
-    }
-    q = (const char *)memchr(t.p, '?', t.n);
-    req->path = rt__http_view(t.p, q ? (size_t)(q - t.p) : t.n);
-    req->query = q ? rt__http_view(q + 1, t.n - req->path.n - 1) : rt__http_view(t.p + t.n, 0);
-    return RT_OK;
-}
-
-/* request-line = method SP request-target SP HTTP-version (RFC 9112 3), with
- * single spaces. Syntax errors come first (400), then the version (505),
- * the method (405) and the form of the target (400). A line with no version
- * is an HTTP/0.9 request: 505. */
-static rt_result rt__http_request_line(rt_http_request *req, const char *s, size_t n)
-{
-    size_t m = rt__http_token_len(s, n), t;
-    rt_result r;
-    if (m == 0 || m == n || s[m] != ' ')
-        return rt__http_fail(req, 400);
-    req->method = rt__http_view(s, m);
-    s += m + 1;
-    n -= m + 1;
-    t = rt__http_target_len(s, n);
-    if (t == 0 || (t < n && s[t] != ' '))
-        return rt__http_fail(req, 400);
-    req->target = rt__http_view(s, t);
-    if (t == n)
-        return rt__http_fail(req, 505);
-    r = rt__http_version(req, s + t + 1, n - t - 1);
-    if (r != RT_OK)
-        return r;
-    if (!rt__http_method_served(req->method))
-        return rt__http_fail(req, 405);
-    return rt__http_target_form(req);
-}
-
-/* ---- Header lines (RFC 9112 5) ------------------------------------------- */
-
-/* RFC 9110 5.5: a field value holds SP, HTAB, VCHAR and obs-text, and no
- * other control character (this also catches a bare CR, since the line's
- * own CR is not part of the value). Eight bytes at a time while none is
- * below SP or equal to DEL; the byte loop settles the rest and HTAB. */
-static int rt__http_value_ok(const char *s, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x, del;
-        memcpy(&x, s + i, 8);
-        del = x ^ (ones * 0x7f);
-        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
-            break;
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return 0;
-    }
-    return 1;
-}
-
-/* field-line = field-name ":" OWS field-value OWS. A line that starts with
- * SP/HTAB is obsolete line folding, and whitespace before the colon is
- * forbidden (RFC 9112 5.1, 5.2): both fail the token check. */
-static rt_result rt__http_field_line(rt_http_request *req, const char *s, size_t n,
-                                     rt_http_header *h)
-{
-    size_t i = rt__http_token_len(s, n), k, end = n;
-    if (i == 0 || i == n || s[i] != ':' || !rt__http_value_ok(s + i + 1, n - i - 1))
-        return rt__http_fail(req, 400);
-    for (k = i + 1; k < end && rt__http_is_ows(s[k]); k++)
-        ;
-    while (end > k && rt__http_is_ows(s[end - 1]))
-        end--;
-    h->name = rt__http_view(s, i);
-    h->value = rt__http_view(s + k, end - k);
-    return RT_OK;
-}
-
-/* ---- Finding and checking the lines --------------------------------------- */
-
-/* Checks the line that ends with the LF at buf[lf]. Returns RT_OK to go on,
- * the head length at the blank line, or an error. */
-static rt_result rt__http_line(rt__http_scan *st, size_t lf)
-{
-    size_t b = st->line, n;
-    rt_result r;
-    /* RFC 9112 2.2: CRLF only (see http.h for why a bare LF is refused) */
-    if (lf == b || st->buf[lf - 1] != '\r')
-        return rt__http_fail(st->req, 400);
-    n = lf - 1 - b;
-    if (n == 0)
-        return b == st->start ? rt__http_fail(st->req, 400) : (rt_result)(lf + 1);
-    if (b == st->start)
-        return rt__http_request_line(st->req, st->buf + b, n);
-    if (st->fields >= st->max_fields)
-        return rt__http_fail(st->req, 431);
-    r = rt__http_field_line(st->req, st->buf + b, n, &st->req->headers[st->fields]);
-    st->fields++;
-    return r;
-}
-
-/* Checks every line that completes below st->lim. Returns the head length,
- * an error, or RT_AGAIN with st->pos at the end of what was searched. */
-static rt_result rt__http_scan_lines(rt__http_scan *st)
-{
-    while (st->pos < st->lim) {
-        const char *lf = (const char *)memchr(st->buf + st->pos, '\n', st->lim - st->pos);
-        size_t at;
-        rt_result r;
-        if (!lf) {
-            st->pos = st->lim;
-            break;
-        }
-        at = (size_t)(lf - st->buf);
-        r = rt__http_line(st, at);
-        if (r != RT_OK)
-            return r;
-        st->pos = st->line = at + 1;
-    }
-    return RT_AGAIN;
-}
-
-/* RFC 9112 2.2: a server SHOULD ignore at least one empty line before the
- * request line (some clients send CRLF after a POST body). We ignore one. */
-static size_t rt__http_skip(const char *buf, size_t len)
-{
-    return len >= 2 && buf[0] == '\r' && buf[1] == '\n' ? 2 : 0;
-}
-
-static void rt__http_scan_init(rt__http_scan *st, const rt_http_parser *p, const char *buf,
-                               size_t len, rt_http_request *req)
-{
-    size_t max_bytes = rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES);
-    st->buf = buf;
-    st->start = rt__http_skip(buf, len);
-    st->lim = len < max_bytes ? len : max_bytes;
-    st->pos = p->_scanned > st->start ? p->_scanned : st->start;
-    st->line = p->_line > st->start ? p->_line : st->start;
-    st->fields = p->_fields;
-    st->max_fields = rt__http_limit(p->max_headers, RT_HTTP_MAX_HEADERS);
-    st->req = req;
-}
-
-/* ---- The whole head: Host, framing, persistence --------------------------- */
-
-/* 1 when name is want (n bytes, lower case) in any case. */
-static int rt__http_name_is(rt_str name, const char *want, size_t n)
-{
-    return name.n == n && rt_str_ieq(name, rt__http_view(want, n));
-}
-
-/* RFC 9110 8.6: Content-Length = 1*DIGIT. Parsed as 64 bits so that the
- * answer (400 for an overflow, else 413 when too big) is the same on 32-bit
- * targets. */
-static rt_result rt__http_content_length(rt_str v, uint64_t *out)
-{
-    uint64_t n = 0;
-    size_t i;
-    if (v.n == 0)
-        return RT_E_PROTO;
-    for (i = 0; i < v.n; i++) {
-        unsigned d = (unsigned)(unsigned char)v.p[i] - '0';
-        if (d > 9 || n > (UINT64_MAX - d) / 10)
-            return RT_E_PROTO;
-        n = n * 10 + d;
-    }
-    *out = n;
-    return RT_OK;
-}
-
-/* What the head says about Host, framing and persistence. */
-typedef struct rt__http_seen {
-    size_t hosts, lengths;
-    rt_str length;
-    int chunked, conn_close, conn_keep;
-} rt__http_seen;
-
-static void rt__http_note(rt__http_seen *seen, const rt_http_header *h)
-{
-    if (rt__http_name_is(h->name, "host", 4)) {
-        seen->hosts++;
-    } else if (rt__http_name_is(h->name, "content-length", 14)) {
-        seen->lengths++;
-        seen->length = h->value;
-    } else if (rt__http_name_is(h->name, "transfer-encoding", 17)) {
-        seen->chunked = 1;
-    } else if (rt__http_name_is(h->name, "connection", 10)) {
-        seen->conn_close |= rt__http_list_has(h->value, rt__http_view("close", 5));
-        seen->conn_keep |= rt__http_list_has(h->value, rt__http_view("keep-alive", 10));
-    }
-}
-
-/* The checks that need the whole head, in order:
- * RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any
- * request with more than one.
- * RFC 9112 6: Content-Length framing only. A repeated Content-Length is
- * refused (6.3 allows merging equal ones, but refusing is safer against
- * smuggling); Transfer-Encoding is 501, and 400 in HTTP/1.0 (6.1). */
-static rt_result rt__http_framing(rt_http_request *req, const rt__http_seen *seen,
-                                  size_t max_body)
-{
-    uint64_t n = 0;
-    if (seen->hosts > 1 || (seen->hosts == 0 && req->version_minor == 1))
-        return rt__http_fail(req, 400);
-    if (seen->lengths > 1 ||
-        (seen->lengths == 1 && rt__http_content_length(seen->length, &n) != RT_OK))
-        return rt__http_fail(req, 400);
-    if (seen->chunked)
-        return rt__http_fail(req, req->version_minor == 0 ? 400 : 501);
-    if (n > max_body)
-        return rt__http_fail(req, 413);
-    req->content_length = (size_t)n;
-    return RT_OK;
-}
-
-/* Runs the checks that need the whole head, and fills the rest of req. */
-static rt_result rt__http_finish(const rt_http_parser *p, rt__http_scan *st, size_t head_len)
-{
-    rt_http_request *req = st->req;
-    rt__http_seen seen;
-    rt_result r;
-    size_t i;
-    memset(&seen, 0, sizeof seen);
-    req->num_headers = st->fields;
-    req->head_len = head_len;
-    req->content_length = 0;
-    for (i = 0; i < req->num_headers; i++)
-        rt__http_note(&seen, &req->headers[i]);
-    r = rt__http_framing(req, &seen, rt__http_limit(p->max_body, RT_HTTP_MAX_BODY));
-    if (r != RT_OK)
-        return r;
-    /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with
-     * "keep-alive" */
-    req->keep_alive = !seen.conn_close && (req->version_minor == 1 || seen.conn_keep);
-    return (rt_result)head_len;
-}
-
-void rt_http_parser_init(rt_http_parser *p)
-{
-    memset(p, 0, sizeof *p);
-}
-
-rt_result rt_http_parse_request(rt_http_parser *p, const char *buf, size_t len,
-                                rt_http_request *req)
-{
-    rt__http_scan st;
-    rt_result r;
-    int fresh;
-    RT_ASSERT(p && req && (buf || len == 0));
-    req->status = 0;
-    if (len < p->_scanned) {
-        req->status = 500;
-        return RT_E_INVAL;
-    }
-    rt__http_scan_init(&st, p, buf, len, req);
-    fresh = st.line == st.start; /* every line will be seen by this call */
-    r = rt__http_scan_lines(&st);
-    if (r == RT_AGAIN) {
-        if (len >= rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES))
-            return rt__http_fail(req, 431);
-        p->_scanned = (uint32_t)st.pos; /* all < max header bytes <= INT_MAX */
-        p->_line = (uint32_t)st.line;
-        p->_fields = (uint32_t)st.fields;
-        return RT_AGAIN;
-    }
-    if (r > 0 && !fresh) {
-        /* earlier lines were checked in older calls: point views into buf */
-        st.pos = st.line = st.start;
-        st.fields = 0;
-        r = rt__http_scan_lines(&st);
-    }
-    return r > 0 ? rt__http_finish(p, &st, (size_t)r) : r;
-}
-
-/* ---- Looking things up in a parsed request -------------------------------- */
-
-const rt_http_header *rt_http_header_get(const rt_http_request *req, const char *name)
-{
-    rt_str want = rt_str_c(name);
-    size_t i;
-    for (i = 0; i < req->num_headers; i++) {
-        if (rt_str_ieq(req->headers[i].name, want))
-            return &req->headers[i];
-    }
-    return NULL;
-}
-
-int rt_http_header_has_token(const rt_http_request *req, const char *name, const char *token)
-{
-    rt_str want = rt_str_c(name), tok = rt_str_c(token);
-    size_t i;
-    for (i = 0; i < req->num_headers; i++) {
-        const rt_http_header *h = &req->headers[i];
-        if (rt_str_ieq(h->name, want) && rt__http_list_has(h->value, tok))
-            return 1;
-    }
-    return 0;
-}
-
-/* Splits "name=value" at the first '='; no '=' gives an empty value. */
-static void rt__http_split_pair(rt_str item, rt_str *name, rt_str *value)
-{
-    const char *eq = (const char *)memchr(item.p, '=', item.n);
-    size_t n = eq ? (size_t)(eq - item.p) : item.n;
-    *name = rt__http_view(item.p, n);
-    *value = eq ? rt__http_view(eq + 1, item.n - n - 1) : rt__http_view(item.p + n, 0);
-}
-
-static int rt__http_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* One decoded byte of s at *i (application/x-www-form-urlencoded: %XX and
- * '+' for space), advancing *i; -1 for a bad %-escape. */
-static int rt__http_unescape(rt_str s, size_t *i)
-{
-    char c = s.p[*i];
-    int hi, lo;
-    if (c != '%') {
-        *i += 1;
-        return c == '+' ? ' ' : (unsigned char)c;
-    }
-    if (s.n - *i < 3)
-        return -1;
-    hi = rt__http_hex(s.p[*i + 1]);
-    lo = rt__http_hex(s.p[*i + 2]);
-    if (hi < 0 || lo < 0)
-        return -1;
-    *i += 3;
-    return hi << 4 | lo;
-}
-
-/* 1 when the decoded name equals key. */
-static int rt__http_key_is(rt_str name, const char *key)
-{
-    size_t i = 0, k = 0;
-    while (i < name.n) {
-        int c = rt__http_unescape(name, &i);
-        if (c < 0 || key[k] == '\0' || (unsigned char)key[k] != c)
-            return 0;
-        k++;
-    }
-    return key[k] == '\0';
-}
-
-/* Decodes s into out (when not NULL) and sets *n to the decoded length.
- * RT_E_PROTO for a bad escape. Never writes more than the decoded length. */
-static rt_result rt__http_unescape_all(rt_str s, char *out, size_t *n)
-{
-    size_t i = 0;
-    *n = 0;
-    while (i < s.n) {
-        int c = rt__http_unescape(s, &i);
-        if (c < 0)
-            return RT_E_PROTO;
-        if (out)
-            out[*n] = (char)c;
-        *n += 1;
-    }
-    return RT_OK;
-}
-
-/* Copies an n-byte value and its NUL into out; on failure out holds "". */
-static rt_result rt__http_give(char *out, size_t cap, size_t n, rt_result err)
-{
-    if (err == RT_OK && n > (size_t)INT_MAX)
-        err = RT_E_LIMIT; /* the length must fit the int result */
-    if (err == RT_OK && n >= cap)
-        err = RT_E_NOSPACE;
-    if (cap > 0)
-        out[err == RT_OK ? n : 0] = '\0';
-    return err == RT_OK ? (rt_result)n : err;
-}
-
-rt_result rt_http_query_get(rt_str query, const char *key, char *out, size_t cap)
-{
-    rt_str item, name, value;
-    size_t n;
-    while (rt__http_next_item(&query, '&', &item)) {
-        rt__http_split_pair(item, &name, &value);
-        if (!rt__http_key_is(name, key))
-            continue;
-        /* measure first, so a bad escape is reported whatever cap is */
-        if (rt__http_unescape_all(value, NULL, &n) != RT_OK)
-            return rt__http_give(out, cap, 0, RT_E_PROTO);
-        if (n < cap)
-            rt__http_unescape_all(value, out, &n);
-        return rt__http_give(out, cap, n, RT_OK);
-    }
-    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
-}
-
-/* Finds key among the "name=value" pairs of one Cookie header value. */
-static int rt__http_cookie_find(rt_str list, rt_str key, rt_str *value)
-{
-    rt_str item, name;
-    while (rt__http_next_item(&list, ';', &item)) {
-        rt__http_split_pair(item, &name, value);
-        if (rt_str_eq(name, key))
-            return 1;
-    }
-    return 0;
-}
-
-rt_result rt_http_cookie_get(const rt_http_request *req, const char *key, char *out, size_t cap)
-{
-    rt_str want = rt_str_c(key), v;
-    size_t i;
-    for (i = 0; i < req->num_headers; i++) {
-        if (!rt__http_name_is(req->headers[i].name, "cookie", 6) ||
-            !rt__http_cookie_find(req->headers[i].value, want, &v))
-            continue;
-        /* RFC 6265 4.1.1: cookie-value = *cookie-octet / DQUOTE *cookie-octet DQUOTE */
-        if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"')
-            v = rt__http_view(v.p + 1, v.n - 2);
-        if (v.n < cap)
-            memcpy(out, v.p, v.n);
-        return rt__http_give(out, cap, v.n, RT_OK);
-    }
-    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
-}
-
-/* ---- Writing responses ------------------------------------------------------ */
-
-const char *rt_http_reason(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
-
-/* An snprintf-like sink: counts every byte, stores those that fit. */
-typedef struct rt__http_out {
-    char *buf;
-    size_t cap;
-    size_t len;
-} rt__http_out;
-
-static void rt__http_put(rt__http_out *o, const char *s, size_t n)
-{
-    if (o->len < o->cap)
-        memcpy(o->buf + o->len, s, n < o->cap - o->len ? n : o->cap - o->len);
-    o->len = n > SIZE_MAX - o->len ? SIZE_MAX : o->len + n;
-}
-
-static void rt__http_puts(rt__http_out *o, const char *s)
-{
-    if (s)
-        rt__http_put(o, s, strlen(s));
-}
-
-static void rt__http_put_num(rt__http_out *o, size_t v)
-{
-    char digits[3 * sizeof(size_t)];
-    size_t i = sizeof digits;
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    rt__http_put(o, digits + i, sizeof digits - i);
-}
-
-static size_t rt__http_end(rt__http_out *o)
-{
-    if (o->len < o->cap)
-        o->buf[o->len] = '\0';
-    return o->len;
-}
-
-/* The status line, the header lines and the blank line. RFC 9112 4:
- * status-code = 3DIGIT. RFC 9110 8.6: no Content-Length in a 1xx or 204
- * response; in a 304 it would have to be the length of the 200 response,
- * which we are not told, so it is left out too (the caller may add it). */
-static void rt__http_head(rt__http_out *o, int status, const char *extra, const char *extra2,
-                          const char *content_type, size_t body_len)
-{
-    if (status < 100 || status > 599)
-        status = 500;
-    rt__http_puts(o, "HTTP/1.1 ");
-    rt__http_put_num(o, (size_t)status);
-    rt__http_puts(o, " ");
-    rt__http_puts(o, rt_http_reason(status));
-    rt__http_puts(o, "\r\n");
-    rt__http_puts(o, extra);
-    rt__http_puts(o, extra2);
-    if (content_type) {
-        rt__http_puts(o, "Content-Type: ");
-        rt__http_puts(o, content_type);
-        rt__http_puts(o, "\r\n");
-    }
-    if (status >= 200 && status != 204 && status != 304) {
-        rt__http_puts(o, "Content-Length: ");
-        rt__http_put_num(o, body_len);
-        rt__http_puts(o, "\r\n");
-    }
-    rt__http_puts(o, "\r\n");
-}
-
-size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
-                           const char *content_type, size_t body_len)
-{
-    rt__http_out o;
-    o.buf = buf;
-    o.cap = cap;
-    o.len = 0;
-    rt__http_head(&o, status, extra_headers, NULL, content_type, body_len);
-    return rt__http_end(&o);
-}
-
-size_t rt_http_format_error(char *buf, size_t cap, int status, const char *extra_headers)
-{
-    rt__http_out o;
-    const char *reason;
-    o.buf = buf;
-    o.cap = cap;
-    o.len = 0;
-    if (status < 400 || status > 599)
-        status = 500;
-    reason = rt_http_reason(status);
-    /* the body: "404 Not Found\n" */
-    rt__http_head(&o, status, extra_headers, "Connection: close\r\n",
-                  "text/plain; charset=utf-8", 3 + 1 + strlen(reason) + 1);
-    rt__http_put_num(&o, (size_t)status);
-    rt__http_puts(&o, " ");
-    rt__http_puts(&o, reason);
-    rt__http_puts(&o, "\n");
-    return rt__http_end(&o);
-}
-/* ==== End src/http.c ==== */
-
-/* ==== Begin src/ws.c ==== */ // >>ws
-/* ws.c - WebSocket (RFC 6455): opening handshake, frame parser and writer.
- *
- * The chapter has three parts. The handshake turns a parsed HTTP request
- * into either a 101 answer or the status of a refusal. The parser walks
- * frames out of the caller's buffer: a data frame's header is consumed
- * whole and its payload handed out in pieces as it arrives, so a large
- * message never needs a large buffer; a control frame waits until it is
- * whole (at most 14 + 125 bytes). The writer builds frames for both roles.
- *
- * Decisions the RFC leaves open, made here once:
- *   - A length not written in its shortest form (say 5 in the 16-bit form)
- *     is accepted. RFC 6455 5.2 requires the shortest form of senders but
- *     names no reaction for receivers; refusing it buys nothing and breaks
- *     interop with sloppy peers. The writer always uses the shortest form.
- *     Control frames are the exception: their length is at most 125 (5.5),
- *     so a 126 or 127 in their 7-bit field is refused at once, from the
- *     first two bytes, whatever the extended length says.
- *   - Close codes 1012-1014 are accepted: they are not in RFC 6455 but are
- *     in the IANA registry it set up (service restart, try again later, bad
- *     gateway), and servers do send them.
- *   - Text is checked byte by byte across fragments. The call that brings
- *     the first invalid byte fails with RT_E_UTF8 and delivers nothing;
- *     pieces before it were delivered already.
- */
-
-/* RFC 6455 1.3: the GUID appended to the client's key before hashing. */
-#define RT__WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-/* The 16 random bytes of a Sec-WebSocket-Key (RFC 6455 4.1), base64: 24 chars. */
-#define RT__WS_KEY_BYTES 16
-#define RT__WS_KEY_CHARS 24
-
-/* Frame header bits (RFC 6455 5.2). */
-#define RT__WS_FIN 0x80u
-#define RT__WS_RSV 0x70u
-#define RT__WS_OPCODE 0x0Fu
-#define RT__WS_MASKED 0x80u
-#define RT__WS_LEN7 0x7Fu
-#define RT__WS_LEN16 126u
-#define RT__WS_LEN64 127u
-
-static rt_str rt__ws_view(const void *p, size_t n)
-{
-    rt_str s;
-    s.p = (const char *)p;
-    s.n = n;
-    return s;
-}
-
-/* ==== Opening handshake (RFC 6455 4.2) ==================================== */
-
-/* The value of the only header called name, or the empty view; *count says
- * how many there were, for the fields that must appear once. */
-static rt_str rt__ws_header(const rt_http_request *req, const char *name, int *count)
-{
-    rt_str found = rt__ws_view("", 0), want = rt_str_c(name);
-    size_t i;
-    *count = 0;
-    for (i = 0; i < req->num_headers; i++) {
-        if (!rt_str_ieq(req->headers[i].name, want))
-            continue;
-        if ((*count)++ == 0)
-            found = req->headers[i].value;
-    }
-    return found;
-}
-
-int rt_ws_is_upgrade(const struct rt_http_request *req)
-{
-    return rt_http_header_has_token(req, "Upgrade", "websocket");
-}
-
-/* RFC 6455 4.2.1 items 1-4: the parts of the request that are plain HTTP. */
-static int rt__ws_check_http(const rt_http_request *req)
-{
-    if (!rt_str_eq(req->method, rt_str_c("GET")))
-        return 405;
-    if (req->version_minor < 1 || rt_http_header_get(req, "Host") == NULL)
-        return 400;
-    if (!rt_http_header_has_token(req, "Upgrade", "websocket")
-        || !rt_http_header_has_token(req, "Connection", "Upgrade"))
-        return 400;
-    return 0;
-}
-
-/* RFC 6455 4.2.1 item 6 and 4.4: only version 13 exists. A client that
- * speaks another one learns ours from the 426 (rt_ws_format_reject). The
- * field may not appear twice in a request (11.3.5). */
-static int rt__ws_check_version(const rt_http_request *req)
-{
-    int count;
-    rt_str v = rt__ws_header(req, "Sec-WebSocket-Version", &count);
-    if (count != 1)
-        return 400;
-    return rt_str_eq(v, rt_str_c("13")) ? 0 : 426;
-}
-
-/* RFC 6455 4.2.1 item 5: the key is base64 of exactly 16 bytes, and it
- * appears once (11.3.1). Non-canonical base64 is refused. */
-static int rt__ws_check_key(const rt_http_request *req, rt_str *key)
-{
-    unsigned char raw[RT__WS_KEY_BYTES];
-    int count;
-    *key = rt__ws_header(req, "Sec-WebSocket-Key", &count);
-    if (count != 1 || key->n != RT__WS_KEY_CHARS)
-        return 400;
-    if (rt_b64_decode(key->p, key->n, raw, sizeof raw) != RT__WS_KEY_BYTES)
-        return 400;
-    return 0;
-}
-
-rt_result rt_ws_handshake_check(const struct rt_http_request *req, rt_ws_handshake *hs)
-{
-    int count;
-    int status = rt__ws_check_http(req);
-    hs->key = hs->origin = hs->protocols = rt__ws_view("", 0);
-    if (status == 0)
-        status = rt__ws_check_version(req);
-    if (status == 0)
-        status = rt__ws_check_key(req, &hs->key);
-    if (status != 0) {
-        hs->key = rt__ws_view("", 0);
-        hs->status = status;
-        return RT_E_PROTO;
-    }
-    hs->status = 101;
-    hs->origin = rt__ws_header(req, "Origin", &count);
-    hs->protocols = rt__ws_header(req, "Sec-WebSocket-Protocol", &count);
-    return RT_OK;
-}
-
-void rt_ws_accept_key(rt_str key, char out[RT_WS_ACCEPT_LEN + 1])
-{
-    rt_sha1_ctx s;
-    unsigned char digest[RT_SHA1_SIZE];
-    /* RFC 6455 4.2.2 item 5.4: base64(SHA-1(key + GUID)), the key as sent. */
-    rt_sha1_init(&s);
-    rt_sha1_update(&s, key.p, key.n);
-    rt_sha1_update(&s, RT__WS_GUID, sizeof RT__WS_GUID - 1);
-    rt_sha1_final(&s, digest);
-    rt_b64_encode(digest, sizeof digest, out, RT_WS_ACCEPT_LEN + 1);
-}
-
-static int rt__ws_is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* The next item of a comma-separated list from *pos on, without the
- * whitespace around it (RFC 9110 5.6.1); may be empty. */
-static rt_str rt__ws_next_item(rt_str list, size_t *pos)
-{
-    size_t i = *pos, end;
-    while (i < list.n && rt__ws_is_ows(list.p[i]))
-        i++;
-    end = i;
-    while (end < list.n && list.p[end] != ',')
-        end++;
-    *pos = end + 1;
-    while (end > i && rt__ws_is_ows(list.p[end - 1]))
-        end--;
-    return rt__ws_view(list.p + i, end - i);
-}
-
-rt_str rt_ws_select_protocol(rt_str client_list, const char *const *supported)
-{
-    size_t pos = 0, i;
-    rt_str item;
-    /* RFC 6455 4.2.2 item 5.4: the server picks one of the client's values;
-     * the client's order is its preference, so the first match wins.
-     * Subprotocol names are compared exactly (they are tokens, 4.1). */
-    while (supported && pos < client_list.n) {
-        item = rt__ws_next_item(client_list, &pos);
-        for (i = 0; item.n > 0 && supported[i]; i++) {
-            if (rt_str_eq(item, rt_str_c(supported[i])))
-                return item;
-        }
-    }
-    return rt__ws_view("", 0);
-}
-
-/* Appends s[0..n) at *pos when it fits and advances *pos either way, so
- * the total is the length needed; once a piece does not fit nothing more
- * is written, which leaves a prefix of the whole text in buf. */
-static void rt__ws_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
-{
-    if (n > SIZE_MAX - *pos) {
-        *pos = SIZE_MAX;
-        return;
-    }
-    if (*pos + n <= cap && n > 0)
-        memcpy(buf + *pos, s, n);
-    *pos += n;
-}
-
-#define RT__WS_PUT_LIT(buf, cap, pos, lit) rt__ws_put(buf, cap, pos, lit, sizeof lit - 1)
-
-size_t rt_ws_format_accept(char *buf, size_t cap, rt_str key, rt_str protocol,
-                           const char *extra_headers)
-{
-    char accept[RT_WS_ACCEPT_LEN + 1];
-    size_t pos = 0;
-    rt_ws_accept_key(key, accept);
-    /* RFC 6455 4.2.2 item 5 */
-    RT__WS_PUT_LIT(buf, cap, &pos, "HTTP/1.1 101 Switching Protocols\r\n"
-                                   "Upgrade: websocket\r\n"
-                                   "Connection: Upgrade\r\n"
-                                   "Sec-WebSocket-Accept: ");
-    rt__ws_put(buf, cap, &pos, accept, RT_WS_ACCEPT_LEN);
-    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
-    if (protocol.n > 0) {
-        RT__WS_PUT_LIT(buf, cap, &pos, "Sec-WebSocket-Protocol: ");
-        rt__ws_put(buf, cap, &pos, protocol.p, protocol.n);
-        RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
-    }
-    if (extra_headers)
-        rt__ws_put(buf, cap, &pos, extra_headers, strlen(extra_headers));
-    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
-    return pos;
-}
-
-size_t rt_ws_format_reject(char *buf, size_t cap, int status)
-{
-    const char *extra = NULL;
-    /* RFC 6455 4.4: a version refusal names the versions we speak. */
-    if (status == 426)
-        extra = "Sec-WebSocket-Version: 13\r\n";
-    /* RFC 9110 15.5.6: a 405 lists the methods the resource allows. */
-    else if (status == 405)
-        extra = "Allow: GET\r\n";
-    return rt_http_format_error(buf, cap, status, extra);
-}
-
-/* ==== Frame parser (RFC 6455 5) =========================================== */
-
-/* One frame header, decoded. */
-typedef struct rt__ws_frame {
-    unsigned opcode;
-    int fin;
-    int masked;
-    uint64_t len;
-    size_t head_len;
-    unsigned char mask[4];
-} rt__ws_frame;
-
-void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message)
-{
-    RT_ASSERT(role == RT_WS_SERVER || role == RT_WS_CLIENT);
-    memset(p, 0, sizeof *p);
-    p->role = (uint8_t)role;
-    p->max_message = max_message;
-}
-
-/* err is one of the small negative RT_E_* codes and code a close code
- * (1002, 1007, 1009), so both fit the parser's narrow fields. */
-static rt_result rt__ws_fail(rt_ws_parser *p, rt_result err, unsigned code)
-{
-    p->_err = (int8_t)err;
-    p->close_code = (uint16_t)code;
-    return err;
-}
-
-/* The message limit in force: max_message may lower the compiled one. */
-static size_t rt__ws_max_message(const rt_ws_parser *p)
-{
-    size_t compiled = (size_t)RT_WS_MAX_MESSAGE;
-    return p->max_message > 0 && p->max_message < compiled ? p->max_message : compiled;
-}
-
-/* 1 when the opcode may start a frame here, judged from the first byte
- * and the message in progress. */
-static int rt__ws_opcode_ok(const rt_ws_parser *p, unsigned b0, unsigned b1)
-{
-    unsigned op = b0 & RT__WS_OPCODE;
-    if (op >= RT_WS_CLOSE) {
-        /* 5.5: known control opcodes only, never fragmented, <= 125 bytes */
-        return op <= RT_WS_PONG && (b0 & RT__WS_FIN) && (b1 & RT__WS_LEN7) <= RT_WS_MAX_CONTROL;
-    }
-    if (op > RT_WS_BINARY)
-        return 0; /* 5.2: 3-7 are reserved */
-    /* 5.4: a continuation needs a message to continue, and a new message
-     * may not start inside another one (control frames may, see above). */
-    return (op == RT_WS_CONT) == (p->_msg_opcode != 0);
-}
-
-/* Checks what the first two bytes can tell, so a bad frame fails before
- * the rest of its header arrives. */
-static rt_result rt__ws_check_start(rt_ws_parser *p, unsigned b0, unsigned b1)
-{
-    int masked = (b1 & RT__WS_MASKED) != 0;
-    /* 5.2: RSV1-3 are for extensions, and none is ever negotiated */
-    if (b0 & RT__WS_RSV)
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    if (!rt__ws_opcode_ok(p, b0, b1))
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    /* 5.1: clients mask every frame, servers never do */
-    if (masked != (p->role != RT_WS_CLIENT))
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    return RT_OK;
-}
-
-/* Decodes a frame header from b[0..len): RT_OK with *fr filled, RT_AGAIN
- * while it is incomplete, or an error. Touches neither b nor the state
- * unless it fails. */
-static rt_result rt__ws_read_header(rt_ws_parser *p, const unsigned char *b, size_t len,
-                                    rt__ws_frame *fr)
-{
-    size_t ext, i;
-    rt_result r;
-    if (len < 2)
-        return RT_AGAIN;
-    r = rt__ws_check_start(p, b[0], b[1]);
-    if (r != RT_OK)
-        return r;
-    fr->fin = (b[0] & RT__WS_FIN) != 0;
-    fr->opcode = b[0] & RT__WS_OPCODE;
-    fr->masked = (b[1] & RT__WS_MASKED) != 0;
-    fr->len = b[1] & RT__WS_LEN7;
-    ext = fr->len == RT__WS_LEN16 ? 2 : fr->len == RT__WS_LEN64 ? 8 : 0;
-    fr->head_len = 2 + ext + (fr->masked ? 4u : 0u);
-    if (len < fr->head_len)
-        return RT_AGAIN;
-    /* 5.2: the most significant bit of a 64-bit length must be 0 */
-    if (ext == 8 && (b[2] & 0x80))
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    if (ext > 0)
-        fr->len = 0;
-    for (i = 0; i < ext; i++)
-        fr->len = fr->len << 8 | b[2 + i];
-    if (fr->masked)
-        memcpy(fr->mask, b + 2 + ext, 4);
-    return RT_OK;
-}
-
-/* 5.5.1: an empty close body means "no code" (1005); otherwise it is a
- * valid code and a UTF-8 reason. */
-static rt_result rt__ws_check_close(rt_ws_parser *p, const unsigned char *b, size_t n,
-                                    rt_ws_event *ev)
-{
-    unsigned code;
-    ev->close_code = RT_WS_CLOSE_NO_STATUS;
-    if (n == 0)
-        return RT_OK;
-    if (n == 1)
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    code = (unsigned)b[0] << 8 | b[1];
-    if (!rt_ws_close_code_valid(code))
-        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
-    if (!rt_utf8_valid(b + 2, n - 2))
-        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
-    ev->close_code = code;
-    ev->close_reason = rt__ws_view(b + 2, n - 2);
-    return RT_OK;
-}
-
-/* A control frame is delivered whole, or waits (RT_AGAIN) untouched. */
-static rt_result rt__ws_control(rt_ws_parser *p, unsigned char *b, size_t len,
-                                const rt__ws_frame *fr, rt_ws_event *ev)
-{
-    size_t n = (size_t)fr->len; /* <= 125, checked by rt__ws_opcode_ok */
-    unsigned char *payload = b + fr->head_len;
-    rt_result r;
-    if (len - fr->head_len < n)
-        return RT_AGAIN;
-    if (fr->masked)
-        rt_ws_mask(payload, n, fr->mask, 0);
-    if (fr->opcode == RT_WS_CLOSE) {
-        r = rt__ws_check_close(p, payload, n, ev);
-        if (r != RT_OK)
-            return r;
-    }
-    ev->type = RT_WS_EV_CONTROL;
-    ev->opcode = (int)fr->opcode;
-    ev->fin = 1;
-    ev->data = rt__ws_view(payload, n);
-    return (rt_result)(fr->head_len + n);
-}
-
-/* Enters a data frame's payload. The limit is checked against the header,
- * before any payload arrives (7.4.1: 1009 for a message too big to take). */
-static rt_result rt__ws_begin_data(rt_ws_parser *p, const rt__ws_frame *fr)
-{
-    if (fr->len > (uint64_t)(rt__ws_max_message(p) - p->_msg_len))
-        return rt__ws_fail(p, RT_E_LIMIT, RT_WS_CLOSE_TOO_BIG);
-    if (fr->opcode != RT_WS_CONT) {
-        p->_msg_opcode = (uint8_t)fr->opcode;
-        rt_utf8_init(&p->_utf8);
-    }
-    p->_msg_len += (size_t)fr->len;
-    p->_left = (size_t)fr->len;
-    p->_fin = (uint8_t)fr->fin;
-    p->_masked = (uint8_t)fr->masked;
-    memcpy(p->_mask, fr->mask, sizeof p->_mask);
-    p->_mask_pos = 0;
-    p->_in_frame = 1;
-    return RT_OK;
-}
-
-/* Hands out the payload bytes of the current data frame found in
- * b[off..len), unmasked and (for text) validated. Returns off plus the
- * bytes taken. */
-static rt_result rt__ws_payload(rt_ws_parser *p, unsigned char *b, size_t off, size_t len,
-                                rt_ws_event *ev)
-{
-    size_t n = len - off < p->_left ? len - off : p->_left;
-    int ends = n == p->_left && p->_fin;
-    if (p->_masked) {
-        rt_ws_mask(b + off, n, p->_mask, p->_mask_pos);
-        p->_mask_pos = (uint8_t)((p->_mask_pos + n) & 3);
-    }
-    /* 8.1: text fails at the first bad byte, even mid-message */
-    if (p->_msg_opcode == RT_WS_TEXT
-        && (rt_utf8_feed(&p->_utf8, b + off, n, NULL) != RT_OK
-            || (ends && rt_utf8_finish(&p->_utf8) != RT_OK)))
-        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
-    p->_left -= n;
-    if (n > 0 || ends) {
-        ev->type = RT_WS_EV_DATA;
-        ev->opcode = p->_msg_opcode;
-        ev->fin = ends;
-        ev->data = rt__ws_view(b + off, n);
-    }
-    if (p->_left == 0)
-        p->_in_frame = 0;
-    if (ends) {
-        p->_msg_opcode = 0;
-        p->_msg_len = 0;
-    }
-    return (rt_result)(off + n);
-}
-
-static void rt__ws_clear_event(rt_ws_event *ev)
-{
-    ev->type = RT_WS_EV_NONE;
-    ev->opcode = 0;
-    ev->fin = 0;
-    ev->data = ev->close_reason = rt__ws_view("", 0);
-    ev->close_code = 0;
-}
-
-rt_result rt_ws_parse(rt_ws_parser *p, void *buf, size_t len, rt_ws_event *ev)
-{
-    unsigned char *b = (unsigned char *)buf;
-    rt__ws_frame fr;
-    rt_result r;
-    RT_ASSERT(p && ev && (buf || len == 0));
-    rt__ws_clear_event(ev);
-    if (p->_err != 0)
-        return p->_err;
-    /* The count returned must fit an rt_result; the rest waits a call. */
-    if (len > (size_t)INT_MAX)
-        len = (size_t)INT_MAX;
-    if (p->_in_frame)
-        return rt__ws_payload(p, b, 0, len, ev);
-    if (len == 0)
-        return 0;
-    r = rt__ws_read_header(p, b, len, &fr);
-    if (r != RT_OK)
-        return r;
-    if (fr.opcode >= RT_WS_CLOSE)
-        return rt__ws_control(p, b, len, &fr, ev);
-    r = rt__ws_begin_data(p, &fr);
-    if (r != RT_OK)
-        return r;
-    return rt__ws_payload(p, b, fr.head_len, len, ev);
-}
-
-/* ==== Frame writer and masking ============================================= */
-
-/* rt_ws_mask works a word at a time: size_t, or 32 bits on targets where
- * size_t is narrower than the 4-byte key. */
-#if SIZE_MAX >= 0xFFFFFFFFu
-typedef size_t rt__ws_word;
-#else
-typedef uint32_t rt__ws_word;
-#endif
-
-/* XORs the word at q (aligned) with w. memcpy keeps it free of aliasing
- * trouble and compiles to one load and one store. */
-static void rt__ws_xor_word(unsigned char *q, rt__ws_word w)
-{
-    rt__ws_word v;
-    memcpy(&v, q, sizeof v);
-    v ^= w;
-    memcpy(q, &v, sizeof v);
-}
-
-void rt_ws_mask(void *p, size_t n, const unsigned char key[4], size_t offset)
-{
-    unsigned char *b = (unsigned char *)p;
-    unsigned char pattern[sizeof(rt__ws_word)];
-    const size_t ws = sizeof(rt__ws_word);
-    rt__ws_word w;
-    size_t i = 0, k;
-    /* 5.3: byte i of the payload is XORed with key[i % 4]. Bytes go one at
-     * a time up to a word boundary, so the word loop makes aligned loads. */
-    while (i < n && (uintptr_t)(b + i) % ws != 0) {
-        b[i] ^= key[(offset + i) & 3];
-        i++;
-    }
-    /* The key laid out in memory order from the phase the words start at:
-     * right on either byte order, and the same for every word because a
-     * word is a multiple of 4 bytes long. */
-    for (k = 0; k < ws; k++)
-        pattern[k] = key[(offset + i + k) & 3];
-    memcpy(&w, pattern, ws);
-    /* Four independent words a turn: compilers pair them into vector
-     * loads and stores, which brings this close to memcpy's speed. */
-    for (; n - i >= 4 * ws; i += 4 * ws) {
-        rt__ws_xor_word(b + i, w);
-        rt__ws_xor_word(b + i + ws, w);
-        rt__ws_xor_word(b + i + 2 * ws, w);
-        rt__ws_xor_word(b + i + 3 * ws, w);
-    }
-    for (; n - i >= ws; i += ws)
-        rt__ws_xor_word(b + i, w);
-    for (; i < n; i++)
-        b[i] ^= key[(offset + i) & 3];
-}
-
-size_t rt_ws_write_header(unsigned char *out, int opcode, int fin, uint64_t n,
-                          const unsigned char *mask)
-{
-    size_t h = 2, i;
-    RT_ASSERT((n >> 63) == 0);
-    RT_ASSERT(opcode < RT_WS_CLOSE || (fin && n <= RT_WS_MAX_CONTROL));
-    out[0] = (unsigned char)((fin ? RT__WS_FIN : 0u) | ((unsigned)opcode & RT__WS_OPCODE));
-    /* 5.2: the shortest of the three length forms */
-    if (n < RT__WS_LEN16) {
-        out[1] = (unsigned char)n;
-    } else if (n <= 0xFFFFu) {
-        out[1] = RT__WS_LEN16;
-        out[2] = (unsigned char)(n >> 8);
-        out[3] = (unsigned char)n;
-        h = 4;
-    } else {
-        out[1] = RT__WS_LEN64;
-        for (i = 0; i < 8; i++)
-            out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
-        h = 10;
-    }
-    if (mask) {
-        out[1] |= RT__WS_MASKED;
-        memcpy(out + h, mask, 4);
-        h += 4;
-    }
-    return h;
-}
-
-size_t rt_ws_format_frame(void *buf, size_t cap, int opcode, const void *payload, size_t n,
-                          const unsigned char *mask)
-{
-    unsigned char head[RT_WS_MAX_HEADER];
-    unsigned char *b = (unsigned char *)buf;
-    size_t h;
-    if (n > SIZE_MAX - RT_WS_MAX_HEADER || ((uint64_t)n >> 63) != 0)
-        return SIZE_MAX;
-    h = rt_ws_write_header(head, opcode, 1, n, mask);
-    if (h + n > cap)
-        return h + n;
-    /* memmove: the payload may already sit in buf, e.g. at buf + 14 */
-    if (n > 0)
-        memmove(b + h, payload, n);
-    memcpy(b, head, h);
-    if (mask)
-        rt_ws_mask(b + h, n, mask, 0);
-    return h + n;
-}
-
-int rt_ws_close_code_valid(unsigned code)
-{
-    /* 7.4.1 and the IANA registry (11.7): 1004-1006 and 1015 are never on
-     * the wire, the rest of 1000-2999 is unassigned; 3000-4999 belong to
-     * libraries and applications. */
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
-        || (code >= 3000 && code <= 4999);
-}
-
-size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
-                           const char *reason, size_t reason_len)
-{
-    size_t r = 0;
-    /* 7.1.5: "no status" (1005) is said with an empty body; so is any code
-     * that may not be sent, rather than a frame the peer must refuse. */
-    if (!rt_ws_close_code_valid(code))
-        return 0;
-    out[0] = (unsigned char)(code >> 8);
-    out[1] = (unsigned char)code;
-    if (reason)
-        r = rt_utf8_truncate(reason, reason_len, RT_WS_MAX_CONTROL - 2);
-    /* 5.5.1: the peer fails the connection on a reason that is not UTF-8 */
-    if (r > 0 && !rt_utf8_valid(reason, r))
-        r = 0;
-    if (r > 0)
-        memcpy(out + 2, reason, r);
-    return 2 + r;
-}
-/* ==== End src/ws.c ==== */
-
-/* ==== Begin src/json.c ==== */ // >>json
+/* ==== Begin src/base/json.c ==== */ // >>json
 /* json.c - JSON string escaping, the output buffer, and the reader. */
 
 
@@ -4728,9 +3487,1332 @@ rt_str rt_json_raw(const rt_json *doc, int tok)
     v.n = t ? t->end - t->start : 0;
     return v;
 }
-/* ==== End src/json.c ==== */
+/* ==== End src/base/json.c ==== */
 
-/* ==== Begin src/sse.c ==== */ // >>sse
+/* ==== Begin src/codec/http.c ==== */ // >>http
+/* http.c - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
+ *
+ * The parser works line by line. Each call searches the new bytes for LF
+ * (memchr), checks every line that became complete, and stops at the blank
+ * line that ends the head. The checks of one line need nothing but that
+ * line, so they can run the moment its LF arrives: garbage is answered at
+ * once instead of after 8 KiB. What needs the whole head (Host, framing,
+ * keep-alive) runs once, after the blank line. The state kept between calls
+ * is three offsets, because the caller's buffer may have moved; when the head
+ * completes in a later call than it began, its lines are walked once more to
+ * point the views into the current buffer. Either way each byte is searched
+ * once and checked at most twice, so feeding byte by byte stays O(n).
+ */
+
+/* The head length is returned as an rt_result (an int), and the parser
+ * keeps offsets into the head in 32 bits. */
+#if RT_HTTP_MAX_HEADER_BYTES > INT_MAX
+#error "RT_HTTP_MAX_HEADER_BYTES must fit in an int"
+#endif
+
+/* Where one call's line scan stands. */
+typedef struct rt__http_scan {
+    const char *buf;
+    size_t start;      /* first byte of the request line */
+    size_t lim;        /* bytes we may look at: min(len, max header bytes) */
+    size_t pos;        /* next byte to search for LF */
+    size_t line;       /* first byte of the current line */
+    size_t fields;     /* header lines checked so far */
+    size_t max_fields;
+    rt_http_request *req;
+} rt__http_scan;
+
+static rt_str rt__http_view(const char *p, size_t n)
+{
+    rt_str s;
+    s.p = p;
+    s.n = n;
+    return s;
+}
+
+/* Records the status to answer with and picks the matching result code. */
+static rt_result rt__http_fail(rt_http_request *req, int status)
+{
+    req->status = status;
+    return status == 413 || status == 431 ? RT_E_LIMIT : RT_E_PROTO;
+}
+
+/* A run-time limit may only lower the compiled one; 0 keeps it. */
+static size_t rt__http_limit(size_t runtime, size_t compiled)
+{
+    return runtime != 0 && runtime < compiled ? runtime : compiled;
+}
+
+/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
+ * "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA, as a bitmap of ASCII. */
+static int rt__http_tchar(unsigned char c)
+{
+    static const uint32_t map[4] = {0x00000000, 0x03ff6cfa, 0xc7fffffe, 0x57ffffff};
+    return c < 128 && ((map[c >> 5] >> (c & 31)) & 1);
+}
+
+static size_t rt__http_token_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && rt__http_tchar((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
+static int rt__http_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Takes the next sep-separated item off the front of *list, without the
+ * optional whitespace around it (RFC 9110 5.6.1). 0 when none is left. */
+static int rt__http_next_item(rt_str *list, char sep, rt_str *item)
+{
+    const char *end;
+    size_t n, b = 0;
+    if (list->n == 0)
+        return 0;
+    end = (const char *)memchr(list->p, sep, list->n);
+    n = end ? (size_t)(end - list->p) : list->n;
+    while (b < n && rt__http_is_ows(list->p[b]))
+        b++;
+    *item = rt__http_view(list->p + b, n - b);
+    while (item->n > 0 && rt__http_is_ows(item->p[item->n - 1]))
+        item->n--;
+    list->p += end ? n + 1 : n;
+    list->n -= end ? n + 1 : n;
+    return 1;
+}
+
+static int rt__http_list_has(rt_str list, rt_str token)
+{
+    rt_str item;
+    while (rt__http_next_item(&list, ',', &item)) {
+        if (rt_str_ieq(item, token))
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- The request line (RFC 9112 3) -------------------------------------- */
+
+/* RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive. A
+ * well-formed version we do not speak is a 505, anything else a 400. */
+static rt_result rt__http_version(rt_http_request *req, const char *v, size_t n)
+{
+    if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
+        v[7] < '0' || v[7] > '9')
+        return rt__http_fail(req, 400);
+    if (v[5] != '1' || v[7] > '1')
+        return rt__http_fail(req, 505);
+    req->version_minor = v[7] - '0';
+    return RT_OK;
+}
+
+/* The methods we serve; other tokens are 405 (RFC 9110 15.5.6). Method
+ * names are case-sensitive (RFC 9110 9.1). */
+static int rt__http_method_served(rt_str m)
+{
+    static const char *const served[] = {"GET", "HEAD", "POST", "PUT",
+                                         "DELETE", "OPTIONS", "PATCH"};
+    size_t i;
+    for (i = 0; i < sizeof served / sizeof served[0]; i++) {
+        if (rt_str_eq(m, rt_str_c(served[i])))
+            return 1;
+    }
+    return 0;
+}
+
+/* The target runs to the next SP; it may hold only visible ASCII (an URI
+ * percent-encodes everything else, RFC 3986 2.1). */
+static size_t rt__http_target_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f)
+        i++;
+    return i;
+}
+
+/* RFC 9112 3.2: origin-form ("/path?query") or, for OPTIONS only,
+ * asterisk-form ("*"). The absolute and authority forms are not served. */
+static rt_result rt__http_target_form(rt_http_request *req)
+{
+    rt_str t = req->target;
+    const char *q;
+    if (t.n == 1 && t.p[0] == '*') {
+        if (!rt_str_eq(req->method, rt_str_c("OPTIONS")))
+            return rt__http_fail(req, 400);
+    } else if (t.p[0] != '/') {
+        return rt__http_fail(req, 400);
+    }
+    q = (const char *)memchr(t.p, '?', t.n);
+    req->path = rt__http_view(t.p, q ? (size_t)(q - t.p) : t.n);
+    req->query = q ? rt__http_view(q + 1, t.n - req->path.n - 1) : rt__http_view(t.p + t.n, 0);
+    return RT_OK;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 3), with
+ * single spaces. Syntax errors come first (400), then the version (505),
+ * the method (405) and the form of the target (400). A line with no version
+ * is an HTTP/0.9 request: 505. */
+static rt_result rt__http_request_line(rt_http_request *req, const char *s, size_t n)
+{
+    size_t m = rt__http_token_len(s, n), t;
+    rt_result r;
+    if (m == 0 || m == n || s[m] != ' ')
+        return rt__http_fail(req, 400);
+    req->method = rt__http_view(s, m);
+    s += m + 1;
+    n -= m + 1;
+    t = rt__http_target_len(s, n);
+    if (t == 0 || (t < n && s[t] != ' '))
+        return rt__http_fail(req, 400);
+    req->target = rt__http_view(s, t);
+    if (t == n)
+        return rt__http_fail(req, 505);
+    r = rt__http_version(req, s + t + 1, n - t - 1);
+    if (r != RT_OK)
+        return r;
+    if (!rt__http_method_served(req->method))
+        return rt__http_fail(req, 405);
+    return rt__http_target_form(req);
+}
+
+/* ---- Header lines (RFC 9112 5) ------------------------------------------- */
+
+/* RFC 9110 5.5: a field value holds SP, HTAB, VCHAR and obs-text, and no
+ * other control character (this also catches a bare CR, since the line's
+ * own CR is not part of the value). Eight bytes at a time while none is
+ * below SP or equal to DEL; the byte loop settles the rest and HTAB. */
+static int rt__http_value_ok(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, del;
+        memcpy(&x, s + i, 8);
+        del = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
+            break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* field-line = field-name ":" OWS field-value OWS. A line that starts with
+ * SP/HTAB is obsolete line folding, and whitespace before the colon is
+ * forbidden (RFC 9112 5.1, 5.2): both fail the token check. */
+static rt_result rt__http_field_line(rt_http_request *req, const char *s, size_t n,
+                                     rt_http_header *h)
+{
+    size_t i = rt__http_token_len(s, n), k, end = n;
+    if (i == 0 || i == n || s[i] != ':' || !rt__http_value_ok(s + i + 1, n - i - 1))
+        return rt__http_fail(req, 400);
+    for (k = i + 1; k < end && rt__http_is_ows(s[k]); k++)
+        ;
+    while (end > k && rt__http_is_ows(s[end - 1]))
+        end--;
+    h->name = rt__http_view(s, i);
+    h->value = rt__http_view(s + k, end - k);
+    return RT_OK;
+}
+
+/* ---- Finding and checking the lines --------------------------------------- */
+
+/* Checks the line that ends with the LF at buf[lf]. Returns RT_OK to go on,
+ * the head length at the blank line, or an error. */
+static rt_result rt__http_line(rt__http_scan *st, size_t lf)
+{
+    size_t b = st->line, n;
+    rt_result r;
+    /* RFC 9112 2.2: CRLF only (see http.h for why a bare LF is refused) */
+    if (lf == b || st->buf[lf - 1] != '\r')
+        return rt__http_fail(st->req, 400);
+    n = lf - 1 - b;
+    if (n == 0)
+        return b == st->start ? rt__http_fail(st->req, 400) : (rt_result)(lf + 1);
+    if (b == st->start)
+        return rt__http_request_line(st->req, st->buf + b, n);
+    if (st->fields >= st->max_fields)
+        return rt__http_fail(st->req, 431);
+    r = rt__http_field_line(st->req, st->buf + b, n, &st->req->headers[st->fields]);
+    st->fields++;
+    return r;
+}
+
+/* Checks every line that completes below st->lim. Returns the head length,
+ * an error, or RT_AGAIN with st->pos at the end of what was searched. */
+static rt_result rt__http_scan_lines(rt__http_scan *st)
+{
+    while (st->pos < st->lim) {
+        const char *lf = (const char *)memchr(st->buf + st->pos, '\n', st->lim - st->pos);
+        size_t at;
+        rt_result r;
+        if (!lf) {
+            st->pos = st->lim;
+            break;
+        }
+        at = (size_t)(lf - st->buf);
+        r = rt__http_line(st, at);
+        if (r != RT_OK)
+            return r;
+        st->pos = st->line = at + 1;
+    }
+    return RT_AGAIN;
+}
+
+/* RFC 9112 2.2: a server SHOULD ignore at least one empty line before the
+ * request line (some clients send CRLF after a POST body). We ignore one. */
+static size_t rt__http_skip(const char *buf, size_t len)
+{
+    return len >= 2 && buf[0] == '\r' && buf[1] == '\n' ? 2 : 0;
+}
+
+static void rt__http_scan_init(rt__http_scan *st, const rt_http_parser *p, const char *buf,
+                               size_t len, rt_http_request *req)
+{
+    size_t max_bytes = rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES);
+    st->buf = buf;
+    st->start = rt__http_skip(buf, len);
+    st->lim = len < max_bytes ? len : max_bytes;
+    st->pos = p->_scanned > st->start ? p->_scanned : st->start;
+    st->line = p->_line > st->start ? p->_line : st->start;
+    st->fields = p->_fields;
+    st->max_fields = rt__http_limit(p->max_headers, RT_HTTP_MAX_HEADERS);
+    st->req = req;
+}
+
+/* ---- The whole head: Host, framing, persistence --------------------------- */
+
+/* 1 when name is want (n bytes, lower case) in any case. */
+static int rt__http_name_is(rt_str name, const char *want, size_t n)
+{
+    return name.n == n && rt_str_ieq(name, rt__http_view(want, n));
+}
+
+/* RFC 9110 8.6: Content-Length = 1*DIGIT. Parsed as 64 bits so that the
+ * answer (400 for an overflow, else 413 when too big) is the same on 32-bit
+ * targets. */
+static rt_result rt__http_content_length(rt_str v, uint64_t *out)
+{
+    uint64_t n = 0;
+    size_t i;
+    if (v.n == 0)
+        return RT_E_PROTO;
+    for (i = 0; i < v.n; i++) {
+        unsigned d = (unsigned)(unsigned char)v.p[i] - '0';
+        if (d > 9 || n > (UINT64_MAX - d) / 10)
+            return RT_E_PROTO;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return RT_OK;
+}
+
+/* What the head says about Host, framing and persistence. */
+typedef struct rt__http_seen {
+    size_t hosts, lengths;
+    rt_str length;
+    int chunked, conn_close, conn_keep;
+} rt__http_seen;
+
+static void rt__http_note(rt__http_seen *seen, const rt_http_header *h)
+{
+    if (rt__http_name_is(h->name, "host", 4)) {
+        seen->hosts++;
+    } else if (rt__http_name_is(h->name, "content-length", 14)) {
+        seen->lengths++;
+        seen->length = h->value;
+    } else if (rt__http_name_is(h->name, "transfer-encoding", 17)) {
+        seen->chunked = 1;
+    } else if (rt__http_name_is(h->name, "connection", 10)) {
+        seen->conn_close |= rt__http_list_has(h->value, rt__http_view("close", 5));
+        seen->conn_keep |= rt__http_list_has(h->value, rt__http_view("keep-alive", 10));
+    }
+}
+
+/* The checks that need the whole head, in order:
+ * RFC 9112 3.2: 400 for an HTTP/1.1 request without Host, and for any
+ * request with more than one.
+ * RFC 9112 6: Content-Length framing only. A repeated Content-Length is
+ * refused (6.3 allows merging equal ones, but refusing is safer against
+ * smuggling); Transfer-Encoding is 501, and 400 in HTTP/1.0 (6.1). */
+static rt_result rt__http_framing(rt_http_request *req, const rt__http_seen *seen,
+                                  size_t max_body)
+{
+    uint64_t n = 0;
+    if (seen->hosts > 1 || (seen->hosts == 0 && req->version_minor == 1))
+        return rt__http_fail(req, 400);
+    if (seen->lengths > 1 ||
+        (seen->lengths == 1 && rt__http_content_length(seen->length, &n) != RT_OK))
+        return rt__http_fail(req, 400);
+    if (seen->chunked)
+        return rt__http_fail(req, req->version_minor == 0 ? 400 : 501);
+    if (n > max_body)
+        return rt__http_fail(req, 413);
+    req->content_length = (size_t)n;
+    return RT_OK;
+}
+
+/* Runs the checks that need the whole head, and fills the rest of req. */
+static rt_result rt__http_finish(const rt_http_parser *p, rt__http_scan *st, size_t head_len)
+{
+    rt_http_request *req = st->req;
+    rt__http_seen seen;
+    rt_result r;
+    size_t i;
+    memset(&seen, 0, sizeof seen);
+    req->num_headers = st->fields;
+    req->head_len = head_len;
+    req->content_length = 0;
+    for (i = 0; i < req->num_headers; i++)
+        rt__http_note(&seen, &req->headers[i]);
+    r = rt__http_framing(req, &seen, rt__http_limit(p->max_body, RT_HTTP_MAX_BODY));
+    if (r != RT_OK)
+        return r;
+    /* RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with
+     * "keep-alive" */
+    req->keep_alive = !seen.conn_close && (req->version_minor == 1 || seen.conn_keep);
+    return (rt_result)head_len;
+}
+
+void rt_http_parser_init(rt_http_parser *p)
+{
+    memset(p, 0, sizeof *p);
+}
+
+rt_result rt_http_parse_request(rt_http_parser *p, const char *buf, size_t len,
+                                rt_http_request *req)
+{
+    rt__http_scan st;
+    rt_result r;
+    int fresh;
+    RT_ASSERT(p && req && (buf || len == 0));
+    req->status = 0;
+    if (len < p->_scanned) {
+        req->status = 500;
+        return RT_E_INVAL;
+    }
+    rt__http_scan_init(&st, p, buf, len, req);
+    fresh = st.line == st.start; /* every line will be seen by this call */
+    r = rt__http_scan_lines(&st);
+    if (r == RT_AGAIN) {
+        if (len >= rt__http_limit(p->max_header_bytes, RT_HTTP_MAX_HEADER_BYTES))
+            return rt__http_fail(req, 431);
+        p->_scanned = (uint32_t)st.pos; /* all < max header bytes <= INT_MAX */
+        p->_line = (uint32_t)st.line;
+        p->_fields = (uint32_t)st.fields;
+        return RT_AGAIN;
+    }
+    if (r > 0 && !fresh) {
+        /* earlier lines were checked in older calls: point views into buf */
+        st.pos = st.line = st.start;
+        st.fields = 0;
+        r = rt__http_scan_lines(&st);
+    }
+    return r > 0 ? rt__http_finish(p, &st, (size_t)r) : r;
+}
+
+/* ---- Looking things up in a parsed request -------------------------------- */
+
+const rt_http_header *rt_http_header_get(const rt_http_request *req, const char *name)
+{
+    rt_str want = rt_str_c(name);
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        if (rt_str_ieq(req->headers[i].name, want))
+            return &req->headers[i];
+    }
+    return NULL;
+}
+
+int rt_http_header_has_token(const rt_http_request *req, const char *name, const char *token)
+{
+    rt_str want = rt_str_c(name), tok = rt_str_c(token);
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        const rt_http_header *h = &req->headers[i];
+        if (rt_str_ieq(h->name, want) && rt__http_list_has(h->value, tok))
+            return 1;
+    }
+    return 0;
+}
+
+/* Splits "name=value" at the first '='; no '=' gives an empty value. */
+static void rt__http_split_pair(rt_str item, rt_str *name, rt_str *value)
+{
+    const char *eq = (const char *)memchr(item.p, '=', item.n);
+    size_t n = eq ? (size_t)(eq - item.p) : item.n;
+    *name = rt__http_view(item.p, n);
+    *value = eq ? rt__http_view(eq + 1, item.n - n - 1) : rt__http_view(item.p + n, 0);
+}
+
+static int rt__http_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One decoded byte of s at *i (application/x-www-form-urlencoded: %XX and
+ * '+' for space), advancing *i; -1 for a bad %-escape. */
+static int rt__http_unescape(rt_str s, size_t *i)
+{
+    char c = s.p[*i];
+    int hi, lo;
+    if (c != '%') {
+        *i += 1;
+        return c == '+' ? ' ' : (unsigned char)c;
+    }
+    if (s.n - *i < 3)
+        return -1;
+    hi = rt__http_hex(s.p[*i + 1]);
+    lo = rt__http_hex(s.p[*i + 2]);
+    if (hi < 0 || lo < 0)
+        return -1;
+    *i += 3;
+    return hi << 4 | lo;
+}
+
+/* 1 when the decoded name equals key. */
+static int rt__http_key_is(rt_str name, const char *key)
+{
+    size_t i = 0, k = 0;
+    while (i < name.n) {
+        int c = rt__http_unescape(name, &i);
+        if (c < 0 || key[k] == '\0' || (unsigned char)key[k] != c)
+            return 0;
+        k++;
+    }
+    return key[k] == '\0';
+}
+
+/* Decodes s into out (when not NULL) and sets *n to the decoded length.
+ * RT_E_PROTO for a bad escape. Never writes more than the decoded length. */
+static rt_result rt__http_unescape_all(rt_str s, char *out, size_t *n)
+{
+    size_t i = 0;
+    *n = 0;
+    while (i < s.n) {
+        int c = rt__http_unescape(s, &i);
+        if (c < 0)
+            return RT_E_PROTO;
+        if (out)
+            out[*n] = (char)c;
+        *n += 1;
+    }
+    return RT_OK;
+}
+
+/* Copies an n-byte value and its NUL into out; on failure out holds "". */
+static rt_result rt__http_give(char *out, size_t cap, size_t n, rt_result err)
+{
+    if (err == RT_OK && n > (size_t)INT_MAX)
+        err = RT_E_LIMIT; /* the length must fit the int result */
+    if (err == RT_OK && n >= cap)
+        err = RT_E_NOSPACE;
+    if (cap > 0)
+        out[err == RT_OK ? n : 0] = '\0';
+    return err == RT_OK ? (rt_result)n : err;
+}
+
+rt_result rt_http_query_get(rt_str query, const char *key, char *out, size_t cap)
+{
+    rt_str item, name, value;
+    size_t n;
+    while (rt__http_next_item(&query, '&', &item)) {
+        rt__http_split_pair(item, &name, &value);
+        if (!rt__http_key_is(name, key))
+            continue;
+        /* measure first, so a bad escape is reported whatever cap is */
+        if (rt__http_unescape_all(value, NULL, &n) != RT_OK)
+            return rt__http_give(out, cap, 0, RT_E_PROTO);
+        if (n < cap)
+            rt__http_unescape_all(value, out, &n);
+        return rt__http_give(out, cap, n, RT_OK);
+    }
+    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
+}
+
+/* Finds key among the "name=value" pairs of one Cookie header value. */
+static int rt__http_cookie_find(rt_str list, rt_str key, rt_str *value)
+{
+    rt_str item, name;
+    while (rt__http_next_item(&list, ';', &item)) {
+        rt__http_split_pair(item, &name, value);
+        if (rt_str_eq(name, key))
+            return 1;
+    }
+    return 0;
+}
+
+rt_result rt_http_cookie_get(const rt_http_request *req, const char *key, char *out, size_t cap)
+{
+    rt_str want = rt_str_c(key), v;
+    size_t i;
+    for (i = 0; i < req->num_headers; i++) {
+        if (!rt__http_name_is(req->headers[i].name, "cookie", 6) ||
+            !rt__http_cookie_find(req->headers[i].value, want, &v))
+            continue;
+        /* RFC 6265 4.1.1: cookie-value = *cookie-octet / DQUOTE *cookie-octet DQUOTE */
+        if (v.n >= 2 && v.p[0] == '"' && v.p[v.n - 1] == '"')
+            v = rt__http_view(v.p + 1, v.n - 2);
+        if (v.n < cap)
+            memcpy(out, v.p, v.n);
+        return rt__http_give(out, cap, v.n, RT_OK);
+    }
+    return rt__http_give(out, cap, 0, RT_E_NOTFOUND);
+}
+
+/* ---- Writing responses ------------------------------------------------------ */
+
+const char *rt_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* An snprintf-like sink: counts every byte, stores those that fit. */
+typedef struct rt__http_out {
+    char *buf;
+    size_t cap;
+    size_t len;
+} rt__http_out;
+
+static void rt__http_put(rt__http_out *o, const char *s, size_t n)
+{
+    if (o->len < o->cap)
+        memcpy(o->buf + o->len, s, n < o->cap - o->len ? n : o->cap - o->len);
+    o->len = n > SIZE_MAX - o->len ? SIZE_MAX : o->len + n;
+}
+
+static void rt__http_puts(rt__http_out *o, const char *s)
+{
+    if (s)
+        rt__http_put(o, s, strlen(s));
+}
+
+static void rt__http_put_num(rt__http_out *o, size_t v)
+{
+    char digits[3 * sizeof(size_t)];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    rt__http_put(o, digits + i, sizeof digits - i);
+}
+
+static size_t rt__http_end(rt__http_out *o)
+{
+    if (o->len < o->cap)
+        o->buf[o->len] = '\0';
+    return o->len;
+}
+
+/* The status line, the header lines and the blank line. RFC 9112 4:
+ * status-code = 3DIGIT. RFC 9110 8.6: no Content-Length in a 1xx or 204
+ * response; in a 304 it would have to be the length of the 200 response,
+ * which we are not told, so it is left out too (the caller may add it). */
+static void rt__http_head(rt__http_out *o, int status, const char *extra, const char *extra2,
+                          const char *content_type, size_t body_len)
+{
+    if (status < 100 || status > 599)
+        status = 500;
+    rt__http_puts(o, "HTTP/1.1 ");
+    rt__http_put_num(o, (size_t)status);
+    rt__http_puts(o, " ");
+    rt__http_puts(o, rt_http_reason(status));
+    rt__http_puts(o, "\r\n");
+    rt__http_puts(o, extra);
+    rt__http_puts(o, extra2);
+    if (content_type) {
+        rt__http_puts(o, "Content-Type: ");
+        rt__http_puts(o, content_type);
+        rt__http_puts(o, "\r\n");
+    }
+    if (status >= 200 && status != 204 && status != 304) {
+        rt__http_puts(o, "Content-Length: ");
+        rt__http_put_num(o, body_len);
+        rt__http_puts(o, "\r\n");
+    }
+    rt__http_puts(o, "\r\n");
+}
+
+size_t rt_http_format_head(char *buf, size_t cap, int status, const char *extra_headers,
+                           const char *content_type, size_t body_len)
+{
+    rt__http_out o;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    rt__http_head(&o, status, extra_headers, NULL, content_type, body_len);
+    return rt__http_end(&o);
+}
+
+size_t rt_http_format_error(char *buf, size_t cap, int status, const char *extra_headers)
+{
+    rt__http_out o;
+    const char *reason;
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    if (status < 400 || status > 599)
+        status = 500;
+    reason = rt_http_reason(status);
+    /* the body: "404 Not Found\n" */
+    rt__http_head(&o, status, extra_headers, "Connection: close\r\n",
+                  "text/plain; charset=utf-8", 3 + 1 + strlen(reason) + 1);
+    rt__http_put_num(&o, (size_t)status);
+    rt__http_puts(&o, " ");
+    rt__http_puts(&o, reason);
+    rt__http_puts(&o, "\n");
+    return rt__http_end(&o);
+}
+/* ==== End src/codec/http.c ==== */
+
+/* ==== Begin src/codec/ws.c ==== */ // >>ws
+/* ws.c - WebSocket (RFC 6455): opening handshake, frame parser and writer.
+ *
+ * The chapter has three parts. The handshake turns a parsed HTTP request
+ * into either a 101 answer or the status of a refusal. The parser walks
+ * frames out of the caller's buffer: a data frame's header is consumed
+ * whole and its payload handed out in pieces as it arrives, so a large
+ * message never needs a large buffer; a control frame waits until it is
+ * whole (at most 14 + 125 bytes). The writer builds frames for both roles.
+ *
+ * Decisions the RFC leaves open, made here once:
+ *   - A length not written in its shortest form (say 5 in the 16-bit form)
+ *     is accepted. RFC 6455 5.2 requires the shortest form of senders but
+ *     names no reaction for receivers; refusing it buys nothing and breaks
+ *     interop with sloppy peers. The writer always uses the shortest form.
+ *     Control frames are the exception: their length is at most 125 (5.5),
+ *     so a 126 or 127 in their 7-bit field is refused at once, from the
+ *     first two bytes, whatever the extended length says.
+ *   - Close codes 1012-1014 are accepted: they are not in RFC 6455 but are
+ *     in the IANA registry it set up (service restart, try again later, bad
+ *     gateway), and servers do send them.
+ *   - Text is checked byte by byte across fragments. The call that brings
+ *     the first invalid byte fails with RT_E_UTF8 and delivers nothing;
+ *     pieces before it were delivered already.
+ */
+
+/* RFC 6455 1.3: the GUID appended to the client's key before hashing. */
+#define RT__WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* The 16 random bytes of a Sec-WebSocket-Key (RFC 6455 4.1), base64: 24 chars. */
+#define RT__WS_KEY_BYTES 16
+#define RT__WS_KEY_CHARS 24
+
+/* Frame header bits (RFC 6455 5.2). */
+#define RT__WS_FIN 0x80u
+#define RT__WS_RSV 0x70u
+#define RT__WS_OPCODE 0x0Fu
+#define RT__WS_MASKED 0x80u
+#define RT__WS_LEN7 0x7Fu
+#define RT__WS_LEN16 126u
+#define RT__WS_LEN64 127u
+
+static rt_str rt__ws_view(const void *p, size_t n)
+{
+    rt_str s;
+    s.p = (const char *)p;
+    s.n = n;
+    return s;
+}
+
+/* ==== Opening handshake (RFC 6455 4.2) ==================================== */
+
+/* The value of the only header called name, or the empty view; *count says
+ * how many there were, for the fields that must appear once. */
+static rt_str rt__ws_header(const rt_http_request *req, const char *name, int *count)
+{
+    rt_str found = rt__ws_view("", 0), want = rt_str_c(name);
+    size_t i;
+    *count = 0;
+    for (i = 0; i < req->num_headers; i++) {
+        if (!rt_str_ieq(req->headers[i].name, want))
+            continue;
+        if ((*count)++ == 0)
+            found = req->headers[i].value;
+    }
+    return found;
+}
+
+int rt_ws_is_upgrade(const struct rt_http_request *req)
+{
+    return rt_http_header_has_token(req, "Upgrade", "websocket");
+}
+
+/* RFC 6455 4.2.1 items 1-4: the parts of the request that are plain HTTP. */
+static int rt__ws_check_http(const rt_http_request *req)
+{
+    if (!rt_str_eq(req->method, rt_str_c("GET")))
+        return 405;
+    if (req->version_minor < 1 || rt_http_header_get(req, "Host") == NULL)
+        return 400;
+    if (!rt_http_header_has_token(req, "Upgrade", "websocket")
+        || !rt_http_header_has_token(req, "Connection", "Upgrade"))
+        return 400;
+    return 0;
+}
+
+/* RFC 6455 4.2.1 item 6 and 4.4: only version 13 exists. A client that
+ * speaks another one learns ours from the 426 (rt_ws_format_reject). The
+ * field may not appear twice in a request (11.3.5). */
+static int rt__ws_check_version(const rt_http_request *req)
+{
+    int count;
+    rt_str v = rt__ws_header(req, "Sec-WebSocket-Version", &count);
+    if (count != 1)
+        return 400;
+    return rt_str_eq(v, rt_str_c("13")) ? 0 : 426;
+}
+
+/* RFC 6455 4.2.1 item 5: the key is base64 of exactly 16 bytes, and it
+ * appears once (11.3.1). Non-canonical base64 is refused. */
+static int rt__ws_check_key(const rt_http_request *req, rt_str *key)
+{
+    unsigned char raw[RT__WS_KEY_BYTES];
+    int count;
+    *key = rt__ws_header(req, "Sec-WebSocket-Key", &count);
+    if (count != 1 || key->n != RT__WS_KEY_CHARS)
+        return 400;
+    if (rt_b64_decode(key->p, key->n, raw, sizeof raw) != RT__WS_KEY_BYTES)
+        return 400;
+    return 0;
+}
+
+rt_result rt_ws_handshake_check(const struct rt_http_request *req, rt_ws_handshake *hs)
+{
+    int count;
+    int status = rt__ws_check_http(req);
+    hs->key = hs->origin = hs->protocols = rt__ws_view("", 0);
+    if (status == 0)
+        status = rt__ws_check_version(req);
+    if (status == 0)
+        status = rt__ws_check_key(req, &hs->key);
+    if (status != 0) {
+        hs->key = rt__ws_view("", 0);
+        hs->status = status;
+        return RT_E_PROTO;
+    }
+    hs->status = 101;
+    hs->origin = rt__ws_header(req, "Origin", &count);
+    hs->protocols = rt__ws_header(req, "Sec-WebSocket-Protocol", &count);
+    return RT_OK;
+}
+
+void rt_ws_accept_key(rt_str key, char out[RT_WS_ACCEPT_LEN + 1])
+{
+    rt_sha1_ctx s;
+    unsigned char digest[RT_SHA1_SIZE];
+    /* RFC 6455 4.2.2 item 5.4: base64(SHA-1(key + GUID)), the key as sent. */
+    rt_sha1_init(&s);
+    rt_sha1_update(&s, key.p, key.n);
+    rt_sha1_update(&s, RT__WS_GUID, sizeof RT__WS_GUID - 1);
+    rt_sha1_final(&s, digest);
+    rt_b64_encode(digest, sizeof digest, out, RT_WS_ACCEPT_LEN + 1);
+}
+
+static int rt__ws_is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The next item of a comma-separated list from *pos on, without the
+ * whitespace around it (RFC 9110 5.6.1); may be empty. */
+static rt_str rt__ws_next_item(rt_str list, size_t *pos)
+{
+    size_t i = *pos, end;
+    while (i < list.n && rt__ws_is_ows(list.p[i]))
+        i++;
+    end = i;
+    while (end < list.n && list.p[end] != ',')
+        end++;
+    *pos = end + 1;
+    while (end > i && rt__ws_is_ows(list.p[end - 1]))
+        end--;
+    return rt__ws_view(list.p + i, end - i);
+}
+
+rt_str rt_ws_select_protocol(rt_str client_list, const char *const *supported)
+{
+    size_t pos = 0, i;
+    rt_str item;
+    /* RFC 6455 4.2.2 item 5.4: the server picks one of the client's values;
+     * the client's order is its preference, so the first match wins.
+     * Subprotocol names are compared exactly (they are tokens, 4.1). */
+    while (supported && pos < client_list.n) {
+        item = rt__ws_next_item(client_list, &pos);
+        for (i = 0; item.n > 0 && supported[i]; i++) {
+            if (rt_str_eq(item, rt_str_c(supported[i])))
+                return item;
+        }
+    }
+    return rt__ws_view("", 0);
+}
+
+/* Appends s[0..n) at *pos when it fits and advances *pos either way, so
+ * the total is the length needed; once a piece does not fit nothing more
+ * is written, which leaves a prefix of the whole text in buf. */
+static void rt__ws_put(char *buf, size_t cap, size_t *pos, const char *s, size_t n)
+{
+    if (n > SIZE_MAX - *pos) {
+        *pos = SIZE_MAX;
+        return;
+    }
+    if (*pos + n <= cap && n > 0)
+        memcpy(buf + *pos, s, n);
+    *pos += n;
+}
+
+#define RT__WS_PUT_LIT(buf, cap, pos, lit) rt__ws_put(buf, cap, pos, lit, sizeof lit - 1)
+
+size_t rt_ws_format_accept(char *buf, size_t cap, rt_str key, rt_str protocol,
+                           const char *extra_headers)
+{
+    char accept[RT_WS_ACCEPT_LEN + 1];
+    size_t pos = 0;
+    rt_ws_accept_key(key, accept);
+    /* RFC 6455 4.2.2 item 5 */
+    RT__WS_PUT_LIT(buf, cap, &pos, "HTTP/1.1 101 Switching Protocols\r\n"
+                                   "Upgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\n"
+                                   "Sec-WebSocket-Accept: ");
+    rt__ws_put(buf, cap, &pos, accept, RT_WS_ACCEPT_LEN);
+    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    if (protocol.n > 0) {
+        RT__WS_PUT_LIT(buf, cap, &pos, "Sec-WebSocket-Protocol: ");
+        rt__ws_put(buf, cap, &pos, protocol.p, protocol.n);
+        RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    }
+    if (extra_headers)
+        rt__ws_put(buf, cap, &pos, extra_headers, strlen(extra_headers));
+    RT__WS_PUT_LIT(buf, cap, &pos, "\r\n");
+    return pos;
+}
+
+size_t rt_ws_format_reject(char *buf, size_t cap, int status)
+{
+    const char *extra = NULL;
+    /* RFC 6455 4.4: a version refusal names the versions we speak. */
+    if (status == 426)
+        extra = "Sec-WebSocket-Version: 13\r\n";
+    /* RFC 9110 15.5.6: a 405 lists the methods the resource allows. */
+    else if (status == 405)
+        extra = "Allow: GET\r\n";
+    return rt_http_format_error(buf, cap, status, extra);
+}
+
+/* ==== Frame parser (RFC 6455 5) =========================================== */
+
+/* One frame header, decoded. */
+typedef struct rt__ws_frame {
+    unsigned opcode;
+    int fin;
+    int masked;
+    uint64_t len;
+    size_t head_len;
+    unsigned char mask[4];
+} rt__ws_frame;
+
+void rt_ws_parser_init(rt_ws_parser *p, int role, size_t max_message)
+{
+    RT_ASSERT(role == RT_WS_SERVER || role == RT_WS_CLIENT);
+    memset(p, 0, sizeof *p);
+    p->role = (uint8_t)role;
+    p->max_message = max_message;
+}
+
+/* err is one of the small negative RT_E_* codes and code a close code
+ * (1002, 1007, 1009), so both fit the parser's narrow fields. */
+static rt_result rt__ws_fail(rt_ws_parser *p, rt_result err, unsigned code)
+{
+    p->_err = (int8_t)err;
+    p->close_code = (uint16_t)code;
+    return err;
+}
+
+/* The message limit in force: max_message may lower the compiled one. */
+static size_t rt__ws_max_message(const rt_ws_parser *p)
+{
+    size_t compiled = (size_t)RT_WS_MAX_MESSAGE;
+    return p->max_message > 0 && p->max_message < compiled ? p->max_message : compiled;
+}
+
+/* 1 when the opcode may start a frame here, judged from the first byte
+ * and the message in progress. */
+static int rt__ws_opcode_ok(const rt_ws_parser *p, unsigned b0, unsigned b1)
+{
+    unsigned op = b0 & RT__WS_OPCODE;
+    if (op >= RT_WS_CLOSE) {
+        /* 5.5: known control opcodes only, never fragmented, <= 125 bytes */
+        return op <= RT_WS_PONG && (b0 & RT__WS_FIN) && (b1 & RT__WS_LEN7) <= RT_WS_MAX_CONTROL;
+    }
+    if (op > RT_WS_BINARY)
+        return 0; /* 5.2: 3-7 are reserved */
+    /* 5.4: a continuation needs a message to continue, and a new message
+     * may not start inside another one (control frames may, see above). */
+    return (op == RT_WS_CONT) == (p->_msg_opcode != 0);
+}
+
+/* Checks what the first two bytes can tell, so a bad frame fails before
+ * the rest of its header arrives. */
+static rt_result rt__ws_check_start(rt_ws_parser *p, unsigned b0, unsigned b1)
+{
+    int masked = (b1 & RT__WS_MASKED) != 0;
+    /* 5.2: RSV1-3 are for extensions, and none is ever negotiated */
+    if (b0 & RT__WS_RSV)
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (!rt__ws_opcode_ok(p, b0, b1))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    /* 5.1: clients mask every frame, servers never do */
+    if (masked != (p->role != RT_WS_CLIENT))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    return RT_OK;
+}
+
+/* Decodes a frame header from b[0..len): RT_OK with *fr filled, RT_AGAIN
+ * while it is incomplete, or an error. Touches neither b nor the state
+ * unless it fails. */
+static rt_result rt__ws_read_header(rt_ws_parser *p, const unsigned char *b, size_t len,
+                                    rt__ws_frame *fr)
+{
+    size_t ext, i;
+    rt_result r;
+    if (len < 2)
+        return RT_AGAIN;
+    r = rt__ws_check_start(p, b[0], b[1]);
+    if (r != RT_OK)
+        return r;
+    fr->fin = (b[0] & RT__WS_FIN) != 0;
+    fr->opcode = b[0] & RT__WS_OPCODE;
+    fr->masked = (b[1] & RT__WS_MASKED) != 0;
+    fr->len = b[1] & RT__WS_LEN7;
+    ext = fr->len == RT__WS_LEN16 ? 2 : fr->len == RT__WS_LEN64 ? 8 : 0;
+    fr->head_len = 2 + ext + (fr->masked ? 4u : 0u);
+    if (len < fr->head_len)
+        return RT_AGAIN;
+    /* 5.2: the most significant bit of a 64-bit length must be 0 */
+    if (ext == 8 && (b[2] & 0x80))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (ext > 0)
+        fr->len = 0;
+    for (i = 0; i < ext; i++)
+        fr->len = fr->len << 8 | b[2 + i];
+    if (fr->masked)
+        memcpy(fr->mask, b + 2 + ext, 4);
+    return RT_OK;
+}
+
+/* 5.5.1: an empty close body means "no code" (1005); otherwise it is a
+ * valid code and a UTF-8 reason. */
+static rt_result rt__ws_check_close(rt_ws_parser *p, const unsigned char *b, size_t n,
+                                    rt_ws_event *ev)
+{
+    unsigned code;
+    ev->close_code = RT_WS_CLOSE_NO_STATUS;
+    if (n == 0)
+        return RT_OK;
+    if (n == 1)
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    code = (unsigned)b[0] << 8 | b[1];
+    if (!rt_ws_close_code_valid(code))
+        return rt__ws_fail(p, RT_E_PROTO, RT_WS_CLOSE_PROTOCOL);
+    if (!rt_utf8_valid(b + 2, n - 2))
+        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
+    ev->close_code = code;
+    ev->close_reason = rt__ws_view(b + 2, n - 2);
+    return RT_OK;
+}
+
+/* A control frame is delivered whole, or waits (RT_AGAIN) untouched. */
+static rt_result rt__ws_control(rt_ws_parser *p, unsigned char *b, size_t len,
+                                const rt__ws_frame *fr, rt_ws_event *ev)
+{
+    size_t n = (size_t)fr->len; /* <= 125, checked by rt__ws_opcode_ok */
+    unsigned char *payload = b + fr->head_len;
+    rt_result r;
+    if (len - fr->head_len < n)
+        return RT_AGAIN;
+    if (fr->masked)
+        rt_ws_mask(payload, n, fr->mask, 0);
+    if (fr->opcode == RT_WS_CLOSE) {
+        r = rt__ws_check_close(p, payload, n, ev);
+        if (r != RT_OK)
+            return r;
+    }
+    ev->type = RT_WS_EV_CONTROL;
+    ev->opcode = (int)fr->opcode;
+    ev->fin = 1;
+    ev->data = rt__ws_view(payload, n);
+    return (rt_result)(fr->head_len + n);
+}
+
+/* Enters a data frame's payload. The limit is checked against the header,
+ * before any payload arrives (7.4.1: 1009 for a message too big to take). */
+static rt_result rt__ws_begin_data(rt_ws_parser *p, const rt__ws_frame *fr)
+{
+    if (fr->len > (uint64_t)(rt__ws_max_message(p) - p->_msg_len))
+        return rt__ws_fail(p, RT_E_LIMIT, RT_WS_CLOSE_TOO_BIG);
+    if (fr->opcode != RT_WS_CONT) {
+        p->_msg_opcode = (uint8_t)fr->opcode;
+        rt_utf8_init(&p->_utf8);
+    }
+    p->_msg_len += (size_t)fr->len;
+    p->_left = (size_t)fr->len;
+    p->_fin = (uint8_t)fr->fin;
+    p->_masked = (uint8_t)fr->masked;
+    memcpy(p->_mask, fr->mask, sizeof p->_mask);
+    p->_mask_pos = 0;
+    p->_in_frame = 1;
+    return RT_OK;
+}
+
+/* Hands out the payload bytes of the current data frame found in
+ * b[off..len), unmasked and (for text) validated. Returns off plus the
+ * bytes taken. */
+static rt_result rt__ws_payload(rt_ws_parser *p, unsigned char *b, size_t off, size_t len,
+                                rt_ws_event *ev)
+{
+    size_t n = len - off < p->_left ? len - off : p->_left;
+    int ends = n == p->_left && p->_fin;
+    if (p->_masked) {
+        rt_ws_mask(b + off, n, p->_mask, p->_mask_pos);
+        p->_mask_pos = (uint8_t)((p->_mask_pos + n) & 3);
+    }
+    /* 8.1: text fails at the first bad byte, even mid-message */
+    if (p->_msg_opcode == RT_WS_TEXT
+        && (rt_utf8_feed(&p->_utf8, b + off, n, NULL) != RT_OK
+            || (ends && rt_utf8_finish(&p->_utf8) != RT_OK)))
+        return rt__ws_fail(p, RT_E_UTF8, RT_WS_CLOSE_BAD_DATA);
+    p->_left -= n;
+    if (n > 0 || ends) {
+        ev->type = RT_WS_EV_DATA;
+        ev->opcode = p->_msg_opcode;
+        ev->fin = ends;
+        ev->data = rt__ws_view(b + off, n);
+    }
+    if (p->_left == 0)
+        p->_in_frame = 0;
+    if (ends) {
+        p->_msg_opcode = 0;
+        p->_msg_len = 0;
+    }
+    return (rt_result)(off + n);
+}
+
+static void rt__ws_clear_event(rt_ws_event *ev)
+{
+    ev->type = RT_WS_EV_NONE;
+    ev->opcode = 0;
+    ev->fin = 0;
+    ev->data = ev->close_reason = rt__ws_view("", 0);
+    ev->close_code = 0;
+}
+
+rt_result rt_ws_parse(rt_ws_parser *p, void *buf, size_t len, rt_ws_event *ev)
+{
+    unsigned char *b = (unsigned char *)buf;
+    rt__ws_frame fr;
+    rt_result r;
+    RT_ASSERT(p && ev && (buf || len == 0));
+    rt__ws_clear_event(ev);
+    if (p->_err != 0)
+        return p->_err;
+    /* The count returned must fit an rt_result; the rest waits a call. */
+    if (len > (size_t)INT_MAX)
+        len = (size_t)INT_MAX;
+    if (p->_in_frame)
+        return rt__ws_payload(p, b, 0, len, ev);
+    if (len == 0)
+        return 0;
+    r = rt__ws_read_header(p, b, len, &fr);
+    if (r != RT_OK)
+        return r;
+    if (fr.opcode >= RT_WS_CLOSE)
+        return rt__ws_control(p, b, len, &fr, ev);
+    r = rt__ws_begin_data(p, &fr);
+    if (r != RT_OK)
+        return r;
+    return rt__ws_payload(p, b, fr.head_len, len, ev);
+}
+
+/* ==== Frame writer and masking ============================================= */
+
+/* rt_ws_mask works a word at a time: size_t, or 32 bits on targets where
+ * size_t is narrower than the 4-byte key. */
+#if SIZE_MAX >= 0xFFFFFFFFu
+typedef size_t rt__ws_word;
+#else
+typedef uint32_t rt__ws_word;
+#endif
+
+/* XORs the word at q (aligned) with w. memcpy keeps it free of aliasing
+ * trouble and compiles to one load and one store. */
+static void rt__ws_xor_word(unsigned char *q, rt__ws_word w)
+{
+    rt__ws_word v;
+    memcpy(&v, q, sizeof v);
+    v ^= w;
+    memcpy(q, &v, sizeof v);
+}
+
+void rt_ws_mask(void *p, size_t n, const unsigned char key[4], size_t offset)
+{
+    unsigned char *b = (unsigned char *)p;
+    unsigned char pattern[sizeof(rt__ws_word)];
+    const size_t ws = sizeof(rt__ws_word);
+    rt__ws_word w;
+    size_t i = 0, k;
+    /* 5.3: byte i of the payload is XORed with key[i % 4]. Bytes go one at
+     * a time up to a word boundary, so the word loop makes aligned loads. */
+    while (i < n && (uintptr_t)(b + i) % ws != 0) {
+        b[i] ^= key[(offset + i) & 3];
+        i++;
+    }
+    /* The key laid out in memory order from the phase the words start at:
+     * right on either byte order, and the same for every word because a
+     * word is a multiple of 4 bytes long. */
+    for (k = 0; k < ws; k++)
+        pattern[k] = key[(offset + i + k) & 3];
+    memcpy(&w, pattern, ws);
+    /* Four independent words a turn: compilers pair them into vector
+     * loads and stores, which brings this close to memcpy's speed. */
+    for (; n - i >= 4 * ws; i += 4 * ws) {
+        rt__ws_xor_word(b + i, w);
+        rt__ws_xor_word(b + i + ws, w);
+        rt__ws_xor_word(b + i + 2 * ws, w);
+        rt__ws_xor_word(b + i + 3 * ws, w);
+    }
+    for (; n - i >= ws; i += ws)
+        rt__ws_xor_word(b + i, w);
+    for (; i < n; i++)
+        b[i] ^= key[(offset + i) & 3];
+}
+
+size_t rt_ws_write_header(unsigned char *out, int opcode, int fin, uint64_t n,
+                          const unsigned char *mask)
+{
+    size_t h = 2, i;
+    RT_ASSERT((n >> 63) == 0);
+    RT_ASSERT(opcode < RT_WS_CLOSE || (fin && n <= RT_WS_MAX_CONTROL));
+    out[0] = (unsigned char)((fin ? RT__WS_FIN : 0u) | ((unsigned)opcode & RT__WS_OPCODE));
+    /* 5.2: the shortest of the three length forms */
+    if (n < RT__WS_LEN16) {
+        out[1] = (unsigned char)n;
+    } else if (n <= 0xFFFFu) {
+        out[1] = RT__WS_LEN16;
+        out[2] = (unsigned char)(n >> 8);
+        out[3] = (unsigned char)n;
+        h = 4;
+    } else {
+        out[1] = RT__WS_LEN64;
+        for (i = 0; i < 8; i++)
+            out[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+        h = 10;
+    }
+    if (mask) {
+        out[1] |= RT__WS_MASKED;
+        memcpy(out + h, mask, 4);
+        h += 4;
+    }
+    return h;
+}
+
+size_t rt_ws_format_frame(void *buf, size_t cap, int opcode, const void *payload, size_t n,
+                          const unsigned char *mask)
+{
+    unsigned char head[RT_WS_MAX_HEADER];
+    unsigned char *b = (unsigned char *)buf;
+    size_t h;
+    if (n > SIZE_MAX - RT_WS_MAX_HEADER || ((uint64_t)n >> 63) != 0)
+        return SIZE_MAX;
+    h = rt_ws_write_header(head, opcode, 1, n, mask);
+    if (h + n > cap)
+        return h + n;
+    /* memmove: the payload may already sit in buf, e.g. at buf + 14 */
+    if (n > 0)
+        memmove(b + h, payload, n);
+    memcpy(b, head, h);
+    if (mask)
+        rt_ws_mask(b + h, n, mask, 0);
+    return h + n;
+}
+
+int rt_ws_close_code_valid(unsigned code)
+{
+    /* 7.4.1 and the IANA registry (11.7): 1004-1006 and 1015 are never on
+     * the wire, the rest of 1000-2999 is unassigned; 3000-4999 belong to
+     * libraries and applications. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
+        || (code >= 3000 && code <= 4999);
+}
+
+size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
+                           const char *reason, size_t reason_len)
+{
+    size_t r = 0;
+    /* 7.1.5: "no status" (1005) is said with an empty body; so is any code
+     * that may not be sent, rather than a frame the peer must refuse. */
+    if (!rt_ws_close_code_valid(code))
+        return 0;
+    out[0] = (unsigned char)(code >> 8);
+    out[1] = (unsigned char)code;
+    if (reason)
+        r = rt_utf8_truncate(reason, reason_len, RT_WS_MAX_CONTROL - 2);
+    /* 5.5.1: the peer fails the connection on a reason that is not UTF-8 */
+    if (r > 0 && !rt_utf8_valid(reason, r))
+        r = 0;
+    if (r > 0)
+        memcpy(out + 2, reason, r);
+    return 2 + r;
+}
+/* ==== End src/codec/ws.c ==== */
+
+/* ==== Begin src/codec/sse.c ==== */ // >>sse
 /* sse.c - Server-Sent Events formatter.
  *
  * WHATWG HTML, "Parsing an event stream" and "Interpreting an event stream":
@@ -4875,9 +4957,9 @@ rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms)
     rt__sse_put(&o, "\n", 1);
     return (rt_result)o.len;
 }
-/* ==== End src/sse.c ==== */
+/* ==== End src/codec/sse.c ==== */
 
-/* ==== Begin src/room.c ==== */ // >>room
+/* ==== Begin src/model/room.c ==== */ // >>room
 /* room.c - rooms: membership, history ring, positions, recovery.
  *
  * Three structures carry it all:
@@ -5549,9 +5631,9 @@ void rt_rooms_deinit(rt_rooms *rs)
     rs->_buckets = NULL;
     rs->_n_buckets = 0;
 }
-/* ==== End src/room.c ==== */
+/* ==== End src/model/room.c ==== */
 
-/* ==== Begin src/presence.c ==== */ // >>presence
+/* ==== Begin src/model/presence.c ==== */ // >>presence
 /* presence.c - who is online in each room, and who is typing.
  *
  * The structures:
@@ -6409,9 +6491,9 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
     p->_busy--;
     return n;
 }
-/* ==== End src/presence.c ==== */
+/* ==== End src/model/presence.c ==== */
 
-/* ==== Begin src/loop.c ==== */ // >>loop
+/* ==== Begin src/io/loop.c ==== */ // >>loop
 #ifndef RT_NO_IO
 /* loop.c - the event loop: registrations, two backends, timers, post.
  *
@@ -7111,9 +7193,9 @@ void rt_loop_stop(rt_loop *loop)
     loop->stop = 1;
 }
 #endif /* RT_NO_IO */
-/* ==== End src/loop.c ==== */
+/* ==== End src/io/loop.c ==== */
 
-/* ==== Begin src/server.c ==== */ // >>server
+/* ==== Begin src/io/server.c ==== */ // >>server
 #ifndef RT_NO_IO
 /* server.c - listening socket, connection state machine, queues, timeouts.
  *
@@ -8929,9 +9011,9 @@ int rt_server_done(const rt_server *srv)
 int rt_server_port(const rt_server *srv) { return srv->port; }
 size_t rt_server_conn_count(const rt_server *srv) { return srv->nconns; }
 #endif /* RT_NO_IO */
-/* ==== End src/server.c ==== */
+/* ==== End src/io/server.c ==== */
 
-/* ==== Begin src/pubsub.c ==== */ // >>pubsub
+/* ==== Begin src/io/pubsub.c ==== */ // >>pubsub
 #ifndef RT_NO_IO
 /* pubsub.c - rooms over WebSocket, SSE and long polling. */
 #include <fcntl.h>
@@ -9333,9 +9415,9 @@ void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
         rt__pubsub_poll_reply(c, room, 1, room->pos, 0, 0);
 }
 #endif /* RT_NO_IO */
-/* ==== End src/pubsub.c ==== */
+/* ==== End src/io/pubsub.c ==== */
 
-/* ==== Begin src/proto.c ==== */ // >>proto
+/* ==== Begin src/proto/proto.c ==== */ // >>proto
 #ifndef RT_NO_IO
 /* proto.c - the JSON wire protocol (docs/PROTOCOL.md). */
 
@@ -10126,7 +10208,7 @@ void rt_proto_deinit(rt_proto *p)
     rt_presence_deinit(&p->presence);
 }
 #endif /* RT_NO_IO */
-/* ==== End src/proto.c ==== */
+/* ==== End src/proto/proto.c ==== */
 
 #endif /* RT_IMPLEMENTATION_ONCE */
 #endif /* RT_IMPLEMENTATION */

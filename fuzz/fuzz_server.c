@@ -1,4 +1,4 @@
-/* fuzz_server.c - libFuzzer target for the server state machine (src/server.c).
+/* fuzz_server.c - libFuzzer target for the server state machine (src/io/server.c, src/io/conn.c).
  *
  * The real server on real sockets: four rt_servers share one rt_loop for the
  * whole process, on 127.0.0.1 with ports picked by the kernel, each with

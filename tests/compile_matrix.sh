@@ -53,6 +53,45 @@ else
     echo "not ok $n - gcc-c99-rt-static"; sed 's/^/#   /' "$out/static.log"; fail=$((fail + 1))
 fi
 
+# Every public header under src/ compiles by itself (it includes what it
+# uses), as C99 under gcc and clang and as C++11, and no local include points
+# up the layers: base < codec < model < io < proto.
+headers() {
+    local cc=$1 h bad=""
+    shift
+    for h in src/*/*.h; do
+        [ "$h" = src/base/config.h ] && continue # private: the implementation's defaults
+        $cc "$@" -fsyntax-only "$h" >>"$out/headers.log" 2>&1 || bad="$bad $h"
+    done
+    [ -z "$bad" ] || { echo "headers that do not compile alone:$bad" >>"$out/headers.log"; return 1; }
+}
+layers_point_down() {
+    local rank f inc l
+    rank() { case $1 in base) echo 1;; codec) echo 2;; model) echo 3;; io) echo 4;; proto) echo 5;;
+             *) echo 9;; esac; }
+    for f in src/*/*.[ch]; do
+        l=$(rank "$(basename "$(dirname "$f")")")
+        for inc in $(sed -n -E 's|^\s*#\s*include\s*"\.\./([a-z]+)/.*|\1|p' "$f"); do
+            if [ "$(rank "$inc")" -gt "$l" ]; then
+                echo "$f includes from the higher layer $inc/" >>"$out/headers.log"; return 1
+            fi
+        done
+    done
+}
+for h in "gcc-c99 gcc -x c -std=c99 $WARN" "clang-c99 clang -x c -std=c99 $WARN" \
+         "gxx-cxx11 g++ -x c++ -std=c++11 $CXXWARN"; do
+    set -- $h
+    name=$1; shift
+    n=$((n + 1)); : >"$out/headers.log"
+    if headers "$@"; then echo "ok $n - every src/ header compiles alone ($name)"; pass=$((pass + 1))
+    else echo "not ok $n - every src/ header compiles alone ($name)"
+         sed 's/^/#   /' "$out/headers.log" | head -20; fail=$((fail + 1)); fi
+done
+n=$((n + 1)); : >"$out/headers.log"
+if layers_point_down; then echo "ok $n - no include points up the layers"; pass=$((pass + 1))
+else echo "not ok $n - no include points up the layers"; sed 's/^/#   /' "$out/headers.log"
+     fail=$((fail + 1)); fi
+
 # The quick starts in rt.h's manual and in README.md must compile as shown.
 quick() {
     local name=$1 src=$2

@@ -24,19 +24,19 @@ python3 "$tmp/t/amalgamate.py" --check 2>/dev/null; rc=$?
 check "a hand edit to rt.h fails --check (exit $rc)" test "$rc" = 1
 
 copy
-echo '#include "no_such_file.h"' >>"$tmp/t/src/core.c"
+echo '#include "no_such_file.h"' >>"$tmp/t/src/base/core.c"
 python3 "$tmp/t/amalgamate.py" --stdout >/dev/null 2>"$tmp/err"; rc=$?
 check "an unknown local include is refused (exit $rc)" \
     test "$rc" = 2 -a -n "$(grep no_such_file "$tmp/err")"
 
 copy
-printf '#ifndef RT_UNDOCUMENTED_KNOB\n#define RT_UNDOCUMENTED_KNOB 1\n#endif\n' >>"$tmp/t/src/core.h"
+printf '#ifndef RT_UNDOCUMENTED_KNOB\n#define RT_UNDOCUMENTED_KNOB 1\n#endif\n' >>"$tmp/t/src/base/core.h"
 python3 "$tmp/t/amalgamate.py" --stdout >/dev/null 2>"$tmp/err"; rc=$?
 check "a config macro missing from the manual is refused (exit $rc)" \
     test "$rc" = 2 -a -n "$(grep RT_UNDOCUMENTED_KNOB "$tmp/err")"
 
 copy
-echo '#include <stdio.h>' >>"$tmp/t/src/core.h"
+echo '#include <stdio.h>' >>"$tmp/t/src/base/core.h"
 python3 "$tmp/t/amalgamate.py" --stdout >/dev/null 2>&1; rc=$?
 check "a platform include in the public part is refused (exit $rc)" test "$rc" = 2
 

@@ -27,6 +27,11 @@
  * makes recovery gap-free: rt_room_join_recover adds the member and takes the
  * recovery snapshot in one call, so no publish can fall between the two.
  */
+#ifndef RT_ROOM_H
+#define RT_ROOM_H
+
+#include "../base/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -291,3 +296,5 @@ RT_API rt_room_msg *rt_room_history_get(const rt_room *room, uint64_t offset);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_ROOM_H */

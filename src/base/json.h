@@ -1,5 +1,10 @@
 /* json.h - JSON text out (string escaping, a growable output buffer) and in
  * (a bounded tokenizer with accessors for small messages). */
+#ifndef RT_JSON_H
+#define RT_JSON_H
+
+#include "core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -141,3 +146,5 @@ RT_API rt_str rt_json_raw(const rt_json *doc, int tok);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_JSON_H */

@@ -12,6 +12,15 @@
  * Read buffers and queue arrays come from per-server pools while data flows
  * and go back when it stops.
  */
+#ifndef RT_SERVER_H
+#define RT_SERVER_H
+
+#include "loop.h"
+#include "../codec/http.h"
+#include "../codec/ws.h"
+#include "../codec/sse.h"
+#include "../model/room.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -289,3 +298,5 @@ struct rt_server {
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_SERVER_H */

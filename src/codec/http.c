@@ -12,7 +12,7 @@
  * once and checked at most twice, so feeding byte by byte stays O(n).
  */
 #include "http.h"
-#include "config.h"
+#include "../base/config.h"
 #include <limits.h>
 #include <string.h>
 

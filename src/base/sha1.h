@@ -3,6 +3,11 @@
  * SHA-1 is broken for collision resistance; RFC 6455 uses it only to prove
  * that the server read the handshake, and that is all rt.h uses it for.
  */
+#ifndef RT_SHA1_H
+#define RT_SHA1_H
+
+#include "core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,3 +32,5 @@ RT_API void rt_sha1(const void *data, size_t n, unsigned char out[RT_SHA1_SIZE])
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_SHA1_H */

@@ -18,6 +18,12 @@
  * delivered twice. When history cannot close the gap it is told
  * recovered = false with the current position.
  */
+#ifndef RT_PUBSUB_H
+#define RT_PUBSUB_H
+
+#include "server.h"
+#include "../model/room.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -86,3 +92,5 @@ RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_PUBSUB_H */

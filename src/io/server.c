@@ -16,7 +16,7 @@
  * is given up after the idle timeout.
  */
 #include "server.h"
-#include "config.h"
+#include "../base/config.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>

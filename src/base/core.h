@@ -4,6 +4,8 @@
  * and <stdint.h> are included by the public part of rt.h; every platform
  * header is included by the implementation alone.
  */
+#ifndef RT_CORE_H
+#define RT_CORE_H
 
 /* The implementation needs POSIX declarations (sockets, poll, clocks) even
  * under -std=c99. This only works when rt.h comes before any system header in
@@ -103,3 +105,5 @@ RT_API void rt_free(const rt_allocator *a, void *p, size_t n);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_CORE_H */

@@ -5,6 +5,13 @@
  * enforces every rule of RFC 6455 section 5 and, on a violation, tells the
  * caller which close code to send.
  */
+#ifndef RT_WS_H
+#define RT_WS_H
+
+#include "../base/core.h"
+#include "../base/utf8.h"
+#include "http.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -181,3 +188,5 @@ RT_API int rt_ws_close_code_valid(unsigned code);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_WS_H */

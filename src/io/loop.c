@@ -13,7 +13,7 @@
  * and a mismatch drops it.
  */
 #include "loop.h"
-#include "config.h"
+#include "../base/config.h"
 
 #include <errno.h>
 #include <fcntl.h>

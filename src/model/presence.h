@@ -42,6 +42,12 @@
  *
  * Single-threaded: one registry, one thread.
  */
+#ifndef RT_PRESENCE_H
+#define RT_PRESENCE_H
+
+#include "../base/core.h"
+#include "room.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -211,3 +217,5 @@ RT_API size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn 
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_PRESENCE_H */

@@ -1,6 +1,6 @@
 /* proto.c - the JSON wire protocol (docs/PROTOCOL.md). */
 #include "proto.h"
-#include "config.h"
+#include "../base/config.h"
 
 struct rt_proto_conn {
     rt_proto *p;

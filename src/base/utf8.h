@@ -1,4 +1,9 @@
 /* utf8.h - incremental UTF-8 validation (RFC 3629, Unicode table 3-7). */
+#ifndef RT_UTF8_H
+#define RT_UTF8_H
+
+#include "core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,3 +38,5 @@ RT_API size_t rt_utf8_truncate(const char *s, size_t n, size_t max);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_UTF8_H */

@@ -6,6 +6,11 @@
  * request one byte at a time costs O(n) overall and gives the same result as
  * feeding it whole. Every rt_str it fills points into that buffer.
  */
+#ifndef RT_HTTP_H
+#define RT_HTTP_H
+
+#include "../base/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -133,3 +138,5 @@ RT_API size_t rt_http_format_error(char *buf, size_t cap, int status, const char
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_HTTP_H */

@@ -11,6 +11,11 @@
  * That is inherent to SSE; everything else survives exactly, including
  * leading spaces, empty lines and a trailing line break.
  */
+#ifndef RT_SSE_H
+#define RT_SSE_H
+
+#include "../base/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,3 +63,5 @@ RT_API rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_SSE_H */

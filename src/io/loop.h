@@ -6,6 +6,11 @@
  * starting and stopping one is O(log n) and never allocates once the heap has
  * grown. rt_loop_post() is the only function another thread may call.
  */
+#ifndef RT_LOOP_H
+#define RT_LOOP_H
+
+#include "../base/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -128,3 +133,5 @@ RT_API uint64_t rt_time_ms(void);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_LOOP_H */

@@ -1,6 +1,6 @@
 /* pubsub.c - rooms over WebSocket, SSE and long polling. */
 #include "pubsub.h"
-#include "config.h"
+#include "../base/config.h"
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>

@@ -8,6 +8,13 @@
  * through three callbacks. Connections it serves carry an rt_proto state in
  * their user pointer (rt_conn_user); use rt_proto_user() for yours.
  */
+#ifndef RT_PROTO_H
+#define RT_PROTO_H
+
+#include "../base/json.h"
+#include "../model/presence.h"
+#include "../io/pubsub.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,3 +90,5 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_PROTO_H */

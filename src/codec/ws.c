@@ -23,10 +23,10 @@
  *     pieces before it were delivered already.
  */
 #include "ws.h"
-#include "config.h"
-#include "sha1.h"
-#include "b64.h"
-#include "utf8.h"
+#include "../base/config.h"
+#include "../base/sha1.h"
+#include "../base/b64.h"
+#include "../base/utf8.h"
 #include "http.h"
 #include <limits.h>
 

@@ -1,4 +1,9 @@
 /* b64.h - base64 (RFC 4648 section 4), strict decoding. */
+#ifndef RT_B64_H
+#define RT_B64_H
+
+#include "core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,3 +30,5 @@ RT_API rt_result rt_b64_decode(const char *src, size_t n, void *dst, size_t cap)
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* RT_B64_H */
