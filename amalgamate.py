@@ -47,6 +47,7 @@ MODULES = [
     ("base/b64", None),
     ("base/utf8", None),
     ("base/json", None),
+    ("base/list", None),
     # 2. codecs (sans-IO)
     ("codec/http", None),
     ("codec/ws", None),
