@@ -54,13 +54,15 @@ MODULES = [
     ("codec/sse", None),
     # 3. the real-time model (pure data)
     ("model/room", None),
-    ("model/presence", None),
+    ("model/presence", "RT_NO_PRESENCE"),
     # 4. I/O
     ("io/loop", "RT_NO_IO"),
     ("io/server", "RT_NO_IO"),
     ("io/pubsub", "RT_NO_IO"),
     # 5. the wire protocol
-    ("proto/proto", "RT_NO_IO"),
+    ("proto/proto", "RT_NO_PROTO"),
+    # every file's check that it sees the structs the implementation does
+    ("layout", None),
 ]
 
 # Private headers emitted at the start of the implementation section.

@@ -9,6 +9,17 @@
    and a plain #include "rt.h" everywhere else. C99 or C++11; nothing is
    needed at run time beyond libc (and POSIX sockets for the I/O layer).
 
+   IN THAT ONE FILE, INCLUDE rt.h BEFORE ANY SYSTEM HEADER. The
+   implementation asks the C library for POSIX declarations, which it reads
+   at its first header only; under a strict -std=c99 a <stdio.h> above rt.h
+   stops the build with an #error saying so (or compile with
+   -D_POSIX_C_SOURCE=200809L). Other files may include rt.h anywhere.
+
+   Limit and switch macros must be the same in every file of a program (some
+   size arrays inside public structs); a file whose RT_HTTP_MAX_HEADERS
+   differs from the implementation's does not link ("undefined reference to
+   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory.
+
 QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 
        #define RT_IMPLEMENTATION
@@ -155,10 +166,18 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        Limits can be lowered at run time: parser structs (max_*),
        rt_rooms_settings, rt_presence_settings, rt_server_config.
 
-SWITCHES
-       RT_NO_IO      leave out the loop, server, rooms-over-transports and
-                     protocol: only the sans-IO core and the data models
-                     (for a device with its own network stack).
+SWITCHES (define before including rt.h, the same in every file)
+       switch           what it removes
+       RT_NO_IO         the loop, server, rooms over the transports and the
+                        protocol: only the sans-IO codecs and the data models
+                        remain (for a device with its own network stack);
+                        implies RT_NO_PROTO
+       RT_NO_PRESENCE   presence and typing (rt_presence_*); implies
+                        RT_NO_PROTO, which announces presence
+       RT_NO_PROTO      the JSON wire protocol (rt_proto_*); the server, rooms
+                        and pubsub stay
+       The compile matrix builds each switch alone and all of them together,
+       and checks that the functions of what a switch removes are gone.
 
 MEMORY
        The caller owns every object (parsers, loop, server, rooms) as a plain
@@ -225,11 +244,25 @@ ON THE WIRE PROTOCOL
 #define RT_CORE_H
 
 /* The implementation needs POSIX declarations (sockets, poll, clocks) even
- * under -std=c99. This only works when rt.h comes before any system header in
- * the implementation TU; otherwise define _POSIX_C_SOURCE yourself. */
-#if defined(RT_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) \
-    && !defined(_WIN32)
+ * under -std=c99, so it asks for them here. That works only when rt.h comes
+ * before every system header of the implementation's file: the C library
+ * reads the request once, at its first header. A file that includes a system
+ * header first under a strict -std= gets a clear error below rather than
+ * a page of missing declarations; the fix is to move the include of rt.h up,
+ * or to compile with -D_POSIX_C_SOURCE=200809L. Files without
+ * RT_IMPLEMENTATION need nothing and may include rt.h anywhere. */
+#if defined(RT_IMPLEMENTATION) && !defined(RT_NO_IO) && !defined(_POSIX_C_SOURCE) \
+    && !defined(_GNU_SOURCE) && !defined(_WIN32)
+#  if defined(_FEATURES_H) || defined(__GLIBC__)
+#    error "rt.h: the file with RT_IMPLEMENTATION must include rt.h before any system header (or define _POSIX_C_SOURCE=200809L)"
+#  endif
 #  define _POSIX_C_SOURCE 200809L
+#endif
+
+/* Feature switches that imply others: the protocol runs on the I/O layer and
+ * announces presence. */
+#if (defined(RT_NO_IO) || defined(RT_NO_PRESENCE)) && !defined(RT_NO_PROTO)
+#  define RT_NO_PROTO
 #endif
 
 #include <stddef.h>
@@ -1361,6 +1394,7 @@ RT_API rt_room_msg *rt_room_history_get(const rt_room *room, uint64_t offset);
 /* ==== End src/model/room.h ==== */
 
 /* ==== Begin src/model/presence.h ==== */ // >>presence
+#ifndef RT_NO_PRESENCE
 /* presence.h - who is online in each room, and who is typing.
  *
  * Pure data, no I/O and no clock: every function that needs the time takes
@@ -1580,6 +1614,7 @@ RT_API size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn 
 #endif
 
 #endif /* RT_PRESENCE_H */
+#endif /* RT_NO_PRESENCE */
 /* ==== End src/model/presence.h ==== */
 
 /* ==== Begin src/io/loop.h ==== */ // >>loop
@@ -2125,7 +2160,7 @@ RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
 /* ==== End src/io/pubsub.h ==== */
 
 /* ==== Begin src/proto/proto.h ==== */ // >>proto
-#ifndef RT_NO_IO
+#ifndef RT_NO_PROTO
 /* proto.h - the JSON wire protocol of docs/PROTOCOL.md, over WebSocket and
  * over SSE + POST.
  *
@@ -2217,8 +2252,45 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #endif
 
 #endif /* RT_PROTO_H */
-#endif /* RT_NO_IO */
+#endif /* RT_NO_PROTO */
 /* ==== End src/proto/proto.h ==== */
+
+/* ==== Begin src/layout.h ==== */ // >>layout
+/* layout.h - a link-time check that every file sees the same structs.
+ *
+ * A few limit macros size arrays inside public structs (RT_HTTP_MAX_HEADERS
+ * sizes rt_http_request's header table). If one file of a program defined
+ * such a macro differently from the file that holds the implementation, the
+ * two would disagree about a struct's size and write past each other's
+ * memory, silently. Instead, every file that includes rt.h refers to a
+ * symbol whose name spells those values, and only the implementation defines
+ * it: a mismatch fails at link time with "undefined reference to
+ * rt_layout_...", naming the value the odd file used. The macros named here
+ * must therefore be plain decimal numbers (no parentheses or suffixes).
+ *
+ * It costs one byte and one pointer per file. RT_STATIC (one file) needs no
+ * check; compilers without the GNU "used" attribute go without it.
+ */
+#ifndef RT_LAYOUT_H
+#define RT_LAYOUT_H
+
+
+#if !defined(RT_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#  define RT__LAYOUT_CAT2(a, b) a##b
+#  define RT__LAYOUT_CAT(a, b) RT__LAYOUT_CAT2(a, b)
+#  define RT__LAYOUT_SYM RT__LAYOUT_CAT(rt_layout_http_headers_, RT_HTTP_MAX_HEADERS)
+#  ifdef __cplusplus
+extern "C" {
+#  endif
+extern const char RT__LAYOUT_SYM;
+static const char *const rt__layout_ref __attribute__((used)) = &RT__LAYOUT_SYM;
+#  ifdef __cplusplus
+}
+#  endif
+#endif
+
+#endif /* RT_LAYOUT_H */
+/* ==== End src/layout.h ==== */
 
 #endif /* RT_H_INCLUDED */
 
@@ -5749,6 +5821,7 @@ void rt_rooms_deinit(rt_rooms *rs)
 /* ==== End src/model/room.c ==== */
 
 /* ==== Begin src/model/presence.c ==== */ // >>presence
+#ifndef RT_NO_PRESENCE
 /* presence.c - who is online in each room, and who is typing.
  *
  * The structures:
@@ -5766,6 +5839,7 @@ void rt_rooms_deinit(rt_rooms *rs)
  * A join makes every allocation it may need before it changes anything, so
  * on RT_E_NOMEM the registry is as it was.
  */
+#include <string.h>
 
 #define RT__PRESENCE_IDLE SIZE_MAX /* timer index of a timer not in the heap */
 
@@ -6606,6 +6680,7 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
     p->_busy--;
     return n;
 }
+#endif /* RT_NO_PRESENCE */
 /* ==== End src/model/presence.c ==== */
 
 /* ==== Begin src/io/loop.c ==== */ // >>loop
@@ -9533,7 +9608,7 @@ void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
 /* ==== End src/io/pubsub.c ==== */
 
 /* ==== Begin src/proto/proto.c ==== */ // >>proto
-#ifndef RT_NO_IO
+#ifndef RT_NO_PROTO
 /* proto.c - the JSON wire protocol (docs/PROTOCOL.md). */
 
 struct rt_proto_conn {
@@ -10322,8 +10397,16 @@ void rt_proto_deinit(rt_proto *p)
     }
     rt_presence_deinit(&p->presence);
 }
-#endif /* RT_NO_IO */
+#endif /* RT_NO_PROTO */
 /* ==== End src/proto/proto.c ==== */
+
+/* ==== Begin src/layout.c ==== */ // >>layout
+/* layout.c - the symbol every file's layout check refers to (layout.h). */
+
+#ifdef RT__LAYOUT_SYM
+const char RT__LAYOUT_SYM = 1;
+#endif
+/* ==== End src/layout.c ==== */
 
 #endif /* RT_IMPLEMENTATION_ONCE */
 #endif /* RT_IMPLEMENTATION */

@@ -9,6 +9,17 @@
    and a plain #include "rt.h" everywhere else. C99 or C++11; nothing is
    needed at run time beyond libc (and POSIX sockets for the I/O layer).
 
+   IN THAT ONE FILE, INCLUDE rt.h BEFORE ANY SYSTEM HEADER. The
+   implementation asks the C library for POSIX declarations, which it reads
+   at its first header only; under a strict -std=c99 a <stdio.h> above rt.h
+   stops the build with an #error saying so (or compile with
+   -D_POSIX_C_SOURCE=200809L). Other files may include rt.h anywhere.
+
+   Limit and switch macros must be the same in every file of a program (some
+   size arrays inside public structs); a file whose RT_HTTP_MAX_HEADERS
+   differs from the implementation's does not link ("undefined reference to
+   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory.
+
 QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 
        #define RT_IMPLEMENTATION
@@ -155,10 +166,18 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        Limits can be lowered at run time: parser structs (max_*),
        rt_rooms_settings, rt_presence_settings, rt_server_config.
 
-SWITCHES
-       RT_NO_IO      leave out the loop, server, rooms-over-transports and
-                     protocol: only the sans-IO core and the data models
-                     (for a device with its own network stack).
+SWITCHES (define before including rt.h, the same in every file)
+       switch           what it removes
+       RT_NO_IO         the loop, server, rooms over the transports and the
+                        protocol: only the sans-IO codecs and the data models
+                        remain (for a device with its own network stack);
+                        implies RT_NO_PROTO
+       RT_NO_PRESENCE   presence and typing (rt_presence_*); implies
+                        RT_NO_PROTO, which announces presence
+       RT_NO_PROTO      the JSON wire protocol (rt_proto_*); the server, rooms
+                        and pubsub stay
+       The compile matrix builds each switch alone and all of them together,
+       and checks that the functions of what a switch removes are gone.
 
 MEMORY
        The caller owns every object (parsers, loop, server, rooms) as a plain

@@ -40,6 +40,68 @@ try clang-c99 clang -std=c99 $WARN -O2
 try gxx-cxx11 "g++ -x c++" -std=c++11 $CXXWARN -O2
 try clangxx-cxx17 "clang++ -x c++" -std=c++17 $CXXWARN -O2
 try gcc-c99-switches-off gcc -std=c99 $WARN -O2 $switches
+try gxx-cxx11-switches-off "g++ -x c++" -std=c++11 $CXXWARN -O2 $switches
+
+# Each feature switch alone builds, and really removes its part: no function
+# of the modules it names is left in the implementation's object.
+removes() {
+    case $1 in
+        RT_NO_IO) echo "rt_loop_ rt_server_ rt_conn_ rt_pubsub_ rt_proto_";;
+        RT_NO_PRESENCE) echo "rt_presence_ rt_proto_";;
+        RT_NO_PROTO) echo "rt_proto_";;
+        *) echo "";;
+    esac
+}
+for sw in $(python3 amalgamate.py --switches); do
+    n=$((n + 1)); log="$out/$sw.log"; gone=$(removes "$sw"); left=""
+    if [ -z "$gone" ]; then
+        echo "not ok $n - $sw: compile_matrix.sh does not know what it removes"; fail=$((fail + 1))
+        continue
+    fi
+    if gcc -std=c99 $WARN -O2 -D"$sw" -o "$out/$sw" tests/compile/impl.c tests/compile/user.c \
+           >"$log" 2>&1 && "$out/$sw" >>"$log" 2>&1 &&
+       gcc -std=c99 -O2 -D"$sw" -DRT_IMPLEMENTATION -c -x c -o "$out/$sw.o" rt.h >>"$log" 2>&1; then
+        for p in $gone; do
+            nm --defined-only "$out/$sw.o" | awk '{print $3}' | grep -q "^$p" && left="$left $p"
+        done
+    else
+        left="(does not build)"
+    fi
+    if [ -z "$left" ]; then echo "ok $n - $sw alone builds and removes $gone"; pass=$((pass + 1))
+    else echo "not ok $n - $sw: still there:$left"; sed 's/^/#   /' "$log" | head -20
+         fail=$((fail + 1)); fi
+done
+
+# The implementation's file must include rt.h before system headers under a
+# strict -std (the C library reads the POSIX request once): the other order is
+# a clear #error, and -D_POSIX_C_SOURCE fixes it.
+printf '#include <stdio.h>\n#define RT_IMPLEMENTATION\n#include "rt.h"\nint main(void) { return puts(rt_result_str(0)) < 0; }\n' \
+    >"$out/order.c"
+n=$((n + 1))
+if ! gcc -std=c99 -I. -o "$out/order" "$out/order.c" >"$out/order.log" 2>&1 &&
+   grep -q 'must include rt.h before any system header' "$out/order.log" &&
+   gcc -std=c99 $WARN -D_POSIX_C_SOURCE=200809L -I. -o "$out/order" "$out/order.c" >>"$out/order.log" 2>&1 &&
+   "$out/order" >/dev/null; then
+    echo "ok $n - a system header before the implementation's rt.h is a clear #error"; pass=$((pass + 1))
+else
+    echo "not ok $n - include order"; sed 's/^/#   /' "$out/order.log" | head; fail=$((fail + 1))
+fi
+
+# A file built with a different struct-sizing limit than the implementation's
+# does not link (layout.h), and says which value it had.
+n=$((n + 1))
+if ! gcc -std=c99 -O2 -c -o "$out/impl.o" tests/compile/impl.c >"$out/layout.log" 2>&1 ||
+   ! gcc -std=c99 -O2 -DRT_HTTP_MAX_HEADERS=16 -c -o "$out/user16.o" tests/compile/user.c \
+         >>"$out/layout.log" 2>&1; then
+    echo "not ok $n - layout check: the objects do not build"; sed 's/^/#   /' "$out/layout.log"
+    fail=$((fail + 1))
+elif ! gcc -o "$out/layout" "$out/impl.o" "$out/user16.o" >>"$out/layout.log" 2>&1 &&
+     grep -q 'rt_layout_http_headers_16' "$out/layout.log"; then
+    echo "ok $n - a file with another RT_HTTP_MAX_HEADERS than the implementation does not link"
+    pass=$((pass + 1))
+else
+    echo "not ok $n - a layout mismatch linked"; sed 's/^/#   /' "$out/layout.log" | head; fail=$((fail + 1))
+fi
 if echo 'int main(void){return 0;}' | gcc -m32 -x c - -o "$out/m32probe" 2>/dev/null; then
     try gcc-c99-m32 gcc -m32 -std=c99 $WARN -O2
 else
@@ -59,7 +121,7 @@ fi
 headers() {
     local cc=$1 h bad=""
     shift
-    for h in src/*/*.h; do
+    for h in src/*/*.h src/layout.h; do
         [ "$h" = src/base/config.h ] && continue # private: the implementation's defaults
         $cc "$@" -fsyntax-only "$h" >>"$out/headers.log" 2>&1 || bad="$bad $h"
     done

@@ -8,11 +8,25 @@
 #define RT_CORE_H
 
 /* The implementation needs POSIX declarations (sockets, poll, clocks) even
- * under -std=c99. This only works when rt.h comes before any system header in
- * the implementation TU; otherwise define _POSIX_C_SOURCE yourself. */
-#if defined(RT_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) \
-    && !defined(_WIN32)
+ * under -std=c99, so it asks for them here. That works only when rt.h comes
+ * before every system header of the implementation's file: the C library
+ * reads the request once, at its first header. A file that includes a system
+ * header first under a strict -std= gets a clear error below rather than
+ * a page of missing declarations; the fix is to move the include of rt.h up,
+ * or to compile with -D_POSIX_C_SOURCE=200809L. Files without
+ * RT_IMPLEMENTATION need nothing and may include rt.h anywhere. */
+#if defined(RT_IMPLEMENTATION) && !defined(RT_NO_IO) && !defined(_POSIX_C_SOURCE) \
+    && !defined(_GNU_SOURCE) && !defined(_WIN32)
+#  if defined(_FEATURES_H) || defined(__GLIBC__)
+#    error "rt.h: the file with RT_IMPLEMENTATION must include rt.h before any system header (or define _POSIX_C_SOURCE=200809L)"
+#  endif
 #  define _POSIX_C_SOURCE 200809L
+#endif
+
+/* Feature switches that imply others: the protocol runs on the I/O layer and
+ * announces presence. */
+#if (defined(RT_NO_IO) || defined(RT_NO_PRESENCE)) && !defined(RT_NO_PROTO)
+#  define RT_NO_PROTO
 #endif
 
 #include <stddef.h>
