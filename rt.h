@@ -69,7 +69,8 @@ SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
 TABLE OF CONTENTS
        FEATURES, DOES NOT, OPTIONS, SWITCHES, MEMORY, ERRORS, LIMITS,
-       THREADING, ON WEBSOCKETS, ON SSE AND ROOMS, ON THE WIRE PROTOCOL; then
+       THREADING, ON WEBSOCKETS, ON THE SERVER'S CALLBACKS, ON SSE AND ROOMS,
+       ON THE WIRE PROTOCOL; then
        the declarations by layer: core; sha1, b64, utf8; http, ws, json, sse;
        room, presence; loop, server, pubsub, proto; then the implementation.
        grep for "// >>name" to jump to a module.
@@ -215,6 +216,34 @@ ON WEBSOCKETS
        as a byte makes it invalid, not at the end of the message. The server
        reassembles messages and hands whole ones to on_message, zero-copy
        when a message arrived in one read.
+
+ON THE SERVER'S CALLBACKS (rt_server_config.cb; each gets cfg.user last)
+       on_http(c, req, body)   a whole plain HTTP request (not an upgrade)
+                               arrived. Answer now (rt_conn_reply), turn it
+                               into a stream (rt_conn_sse_start), hold it
+                               (rt_conn_hold) or return a status (404...) for
+                               a short error reply; 0 with none of these
+                               gets 500. NULL: every request 404.
+       on_upgrade(c, req)      a valid WebSocket upgrade, before the 101:
+                               return 0 to accept or 401/403/404 to refuse.
+                               NULL: accept (the Origin check runs before).
+       on_open(c, req)         the 101 is queued; the WebSocket is open.
+       on_message(c, op, data) a whole WebSocket message (fragments joined,
+                               text checked as UTF-8), after the rate limit.
+       on_rate_limited(c, ms)  a message was over cfg.rate_msgs/rate_bytes and
+                               dropped; RT_RATE_STRIKES in a row close 1008.
+       on_drain(c)             the queue emptied after passing half its cap:
+                               a producer that paused may go on.
+       on_hold_timeout(c)      a held request's time is up: reply to it now.
+                               NULL: the server answers 204.
+       on_close(c, code, why)  a WebSocket, SSE stream or held request ended,
+                               exactly once each: the close code (1006 when
+                               the link dropped without one, 1001 at
+                               shutdown). Do not use c after it returns.
+       Plain HTTP requests get no on_close. Callbacks run on the loop's thread,
+       one at a time; inside one you may send, close, broadcast, publish or
+       reply on any connection: a connection closed during a callback stays
+       valid memory until the loop step ends.
 
 ON SSE AND ROOMS
        A room message gets a position "<epoch hex>-<offset>": the SSE id,
