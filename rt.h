@@ -134,7 +134,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
        RT_PROTO_MAX_ERRORS        20                all    malformed requests before a 1008 close
-       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request
+       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request (20 B each, in rt_proto)
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
@@ -2227,6 +2227,13 @@ typedef struct rt_proto {
     rt_list conns;            /* every client (rt_proto_conn), WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
     uint64_t _sessions;       /* server-chosen session ids so far */
+    /* The tokens of the request being handled: here rather than on the
+     * stack (20 bytes each), which keeps the protocol path within its 2 KiB
+     * stack budget (README, "Stack"). A request handled while another is
+     * (an application callback that feeds rt_proto_message) gets its own
+     * from the allocator. */
+    unsigned _handling;
+    rt_json_tok _toks[RT_PROTO_MAX_TOKENS];
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
@@ -10142,16 +10149,19 @@ static const struct {
     {"ping", rt__proto_on_ping},
 };
 
-/* Parses one client message and runs its handler. */
-static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+/* Parses one client message into toks and runs its handler. */
+static void rt__proto_run(rt_proto *p, rt_proto_conn *pc, rt_str data, rt_json_tok *toks)
 {
-    rt_json_tok toks[RT_PROTO_MAX_TOKENS];
     rt__proto_req rq;
     size_t i;
     int type;
     memset(&rq, 0, sizeof rq);
     rq.p = p;
     rq.pc = pc;
+    if (!toks) {
+        rt__proto_error(&rq, "internal", "out of memory");
+        return;
+    }
     if (rt_json_parse(&rq.doc, data.p, data.n, toks, RT_PROTO_MAX_TOKENS) < 0 ||
         rt_json_type_of(&rq.doc, 0) != RT_JSON_OBJECT) {
         rt__proto_error(&rq, "bad_json", "a message is one JSON object");
@@ -10172,6 +10182,22 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
     }
     rt__proto_error(&rq, type < 0 ? "bad_request" : "unknown_type",
                     type < 0 ? "\"type\" is required" : "unknown message type");
+}
+
+/* Handles one client message with the protocol's token array, or, when a
+ * request is already being handled (a callback re-entered), with one of its
+ * own: the outer request's tokens must survive until its handler returns. */
+static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+{
+    const rt_allocator *a = p->ps->srv->cfg.alloc;
+    rt_json_tok *toks = p->_toks;
+    if (p->_handling)
+        toks = (rt_json_tok *)rt_alloc(a, sizeof p->_toks);
+    p->_handling++;
+    rt__proto_run(p, pc, data, toks);
+    p->_handling--;
+    if (toks != p->_toks)
+        rt_free(a, toks, sizeof p->_toks);
 }
 
 void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data)

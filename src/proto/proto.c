@@ -530,16 +530,19 @@ static const struct {
     {"ping", rt__proto_on_ping},
 };
 
-/* Parses one client message and runs its handler. */
-static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+/* Parses one client message into toks and runs its handler. */
+static void rt__proto_run(rt_proto *p, rt_proto_conn *pc, rt_str data, rt_json_tok *toks)
 {
-    rt_json_tok toks[RT_PROTO_MAX_TOKENS];
     rt__proto_req rq;
     size_t i;
     int type;
     memset(&rq, 0, sizeof rq);
     rq.p = p;
     rq.pc = pc;
+    if (!toks) {
+        rt__proto_error(&rq, "internal", "out of memory");
+        return;
+    }
     if (rt_json_parse(&rq.doc, data.p, data.n, toks, RT_PROTO_MAX_TOKENS) < 0 ||
         rt_json_type_of(&rq.doc, 0) != RT_JSON_OBJECT) {
         rt__proto_error(&rq, "bad_json", "a message is one JSON object");
@@ -560,6 +563,22 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
     }
     rt__proto_error(&rq, type < 0 ? "bad_request" : "unknown_type",
                     type < 0 ? "\"type\" is required" : "unknown message type");
+}
+
+/* Handles one client message with the protocol's token array, or, when a
+ * request is already being handled (a callback re-entered), with one of its
+ * own: the outer request's tokens must survive until its handler returns. */
+static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+{
+    const rt_allocator *a = p->ps->srv->cfg.alloc;
+    rt_json_tok *toks = p->_toks;
+    if (p->_handling)
+        toks = (rt_json_tok *)rt_alloc(a, sizeof p->_toks);
+    p->_handling++;
+    rt__proto_run(p, pc, data, toks);
+    p->_handling--;
+    if (toks != p->_toks)
+        rt_free(a, toks, sizeof p->_toks);
 }
 
 void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data)

@@ -65,6 +65,13 @@ typedef struct rt_proto {
     rt_list conns;            /* every client (rt_proto_conn), WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
     uint64_t _sessions;       /* server-chosen session ids so far */
+    /* The tokens of the request being handled: here rather than on the
+     * stack (20 bytes each), which keeps the protocol path within its 2 KiB
+     * stack budget (README, "Stack"). A request handled while another is
+     * (an application callback that feeds rt_proto_message) gets its own
+     * from the allocator. */
+    unsigned _handling;
+    rt_json_tok _toks[RT_PROTO_MAX_TOKENS];
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
