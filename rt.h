@@ -146,7 +146,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
        RT_PROTO_MAX_ERRORS        20                all    malformed requests before a 1008 close
-       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request
+       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request (20 B each, in rt_proto)
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])
@@ -1329,6 +1329,11 @@ RT_API size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms);
  * freeing or moving it. */
 typedef struct rt_room_member {
     void *user;     /* yours: handed back by rt_room_each */
+    /* Also yours, for the layer that delivers the rooms' messages to this
+     * member (rt_pubsub keeps the subscriber's encoder here, so a member
+     * costs one pointer for both the encoder and the state of whichever
+     * layer chose it). NULL at first; the room functions never touch it. */
+    void *sub;
     size_t n_rooms; /* read-only */
     /* private */
     struct rt_room_membership *_first;
@@ -2045,11 +2050,8 @@ RT_API rt_server *rt_conn_server(const rt_conn *c);
 /* The connection's room memberships (its user field is the rt_conn). The
  * server leaves every room for it when it closes. */
 RT_API rt_room_member *rt_conn_member(rt_conn *c);
-/* 1 when room messages reach this WebSocket as JSON objects of the wire
- * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
-RT_API int rt_conn_json(const rt_conn *c);
-RT_API void rt_conn_set_json(rt_conn *c, int on);
-/* An application pointer stored in the connection (NULL at first). */
+/* An application pointer stored in the connection (NULL at first). The
+ * library never uses it, on protocol connections (rt_proto) neither. */
 RT_API void rt_conn_set_user(rt_conn *c, void *user);
 RT_API void *rt_conn_user(const rt_conn *c);
 
@@ -2095,15 +2097,18 @@ struct rt_server {
  *
  * A message published to a room is stored once in the room's history and
  * reaches every subscriber in the encoding of its transport, each encoding
- * built once per message and shared by every receiver of that kind:
- *   WebSocket (raw)   one text frame holding the payload
- *   WebSocket (JSON)  {"type":"message","room":R,"pos":P,"data":payload}
- *   SSE               an event with id: P and the payload as data
- *   long poll         the held request is answered with
- *                     {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * built once per message and shared by every receiver of that kind. By
+ * default (the raw encoding):
+ *   WebSocket   one text frame holding the payload
+ *   SSE         an event with id: P and the payload as data
+ *   long poll   the held request is answered with
+ *               {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * A layer above (the wire protocol of src/proto, or the application) may
+ * give a WebSocket or SSE subscriber its own encoder instead (see
+ * rt_pubsub_encoder below); pubsub knows nothing of what it writes.
  * P is the message's position (rt_room_pos_format: "<epoch>-<offset>"), the
  * one opaque string every endpoint takes back to resume: the SSE
- * Last-Event-ID, the long-poll `since`, the JSON join's `since`.
+ * Last-Event-ID, the long-poll `since`, the wire protocol's `since`.
  *
  * Recovery: a subscriber that joins with the last position it saw gets every
  * later message in order, exactly once, then the live stream; join and replay
@@ -2136,6 +2141,39 @@ typedef struct rt_pubsub {
  * rt_server_deinit first (its connections leave their rooms), then this. */
 RT_API rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings);
 RT_API void rt_pubsub_deinit(rt_pubsub *ps);
+
+/* ---- Encodings ----------------------------------------------------------------
+ * An encoder turns a room message into the framed bytes of one transport.
+ * The layer above chooses it per connection: it puts an rt_pubsub_sub,
+ * naming the encoder, in the connection with rt_pubsub_set_sub (the pointer
+ * lives in the connection's rt_room_member, field sub). Embedding the
+ * rt_pubsub_sub in the layer's own per-connection state lets that layer find
+ * its state again from the connection (rt_pubsub_sub_of), at no extra
+ * memory per connection; connections that need no state of their own may
+ * share one rt_pubsub_sub. The encoder's address is what tells encodings
+ * apart: a publish calls encode once per encoder and transport among the
+ * room's receivers and queues that one rt_msg on all of them. */
+typedef struct rt_pubsub_encoder rt_pubsub_encoder;
+struct rt_pubsub_encoder {
+    /* A new rt_msg (refs 1) holding m, a message of room, framed for a
+     * connection of kind RT_CONN_WS (rt_msg_ws) or RT_CONN_SSE (rt_msg_sse);
+     * NULL when it cannot be made (those receivers miss it). The result is
+     * shared, so it may depend on enc, kind, room and m only. */
+    rt_msg *(*encode)(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                      const rt_room *room, const rt_room_msg *m);
+    void *ctx; /* yours */
+};
+
+typedef struct rt_pubsub_sub {
+    const rt_pubsub_encoder *enc; /* borrowed; NULL: the raw encoding */
+} rt_pubsub_sub;
+
+/* Sets how room messages reach c (WebSocket or SSE): sub (borrowed, NULL for
+ * the raw encoding) must stay valid until it is replaced or c closes; clear
+ * it before freeing it. Held long-poll requests always get the raw reply. */
+RT_API void rt_pubsub_set_sub(rt_conn *c, rt_pubsub_sub *sub);
+/* What rt_pubsub_set_sub last gave c, or NULL. */
+RT_API rt_pubsub_sub *rt_pubsub_sub_of(const rt_conn *c);
 
 /* Publishes data to room (created if needed, so history is kept even with
  * nobody listening) and delivers it to every subscriber except exclude (may
@@ -2197,8 +2235,12 @@ RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
  * speak (examples/web/rt.js is such a client). The application stays in
  * charge: it forwards the server callbacks it wants handled by the protocol
  * (see examples/03_chat.c), and decides who may connect, join and publish
- * through three callbacks. Connections it serves carry an rt_proto state in
- * their user pointer (rt_conn_user); use rt_proto_user() for yours.
+ * through three callbacks. The connection's user pointer (rt_conn_user)
+ * stays the application's on every connection, the protocol's included: the
+ * protocol keeps its per-connection state in the connection's pubsub
+ * subscription (an rt_pubsub_sub whose encoder writes the "message" JSON
+ * below), so it costs the connection no field of its own. rt_proto_user(c)
+ * says whether the protocol serves c.
  */
 #ifndef RT_PROTO_H
 #define RT_PROTO_H
@@ -2246,9 +2288,16 @@ typedef struct rt_proto {
     rt_presence presence;     /* who is online and typing, per room */
     rt_proto_config cfg;
     rt_timer tick;            /* pings, presence and typing expiry */
-    rt_proto_conn *conns;     /* every client, WebSocket or SSE */
+    rt_list conns;            /* every client (rt_proto_conn), WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
     uint64_t _sessions;       /* server-chosen session ids so far */
+    /* The tokens of the request being handled: here rather than on the
+     * stack (20 bytes each), which keeps the protocol path within its 2 KiB
+     * stack budget (README, "Stack"). A request handled while another is
+     * (an application callback that feeds rt_proto_message) gets its own
+     * from the allocator. */
+    unsigned _handling;
+    rt_json_tok _toks[RT_PROTO_MAX_TOKENS];
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
@@ -2262,18 +2311,21 @@ RT_API void rt_proto_deinit(rt_proto *p);
 RT_API int rt_proto_upgrade(rt_proto *p, rt_conn *c, const rt_http_request *req);
 /* From on_open: sends "connected". */
 RT_API void rt_proto_open(rt_proto *p, rt_conn *c);
-/* From on_message, for connections where rt_conn_json(c) is 1. */
+/* From on_message; does nothing for a connection the protocol does not
+ * serve (rt_proto_user(c) is NULL), so it may be called for every one. */
 RT_API void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data);
 /* From on_rate_limited: answers with a rate_limited error. */
 RT_API void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_ms);
-/* From on_close, for connections where rt_conn_json(c) is 1: presence
- * leaves (after the grace period) and the state is freed. */
+/* From on_close: presence leaves (after the grace period) and the
+ * protocol's state for c is freed; nothing for other connections. */
 RT_API void rt_proto_close(rt_proto *p, rt_conn *c);
 /* From on_http: serves GET /rt/sse and POST /rt/send (SSE + POST
  * transport). Returns 0 when it answered, or a status (404 for other paths). */
 RT_API int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str body);
 
-/* The user id of a protocol connection, or NULL. Valid while it is open. */
+/* The user id of a connection the protocol serves (from rt_proto_upgrade
+ * or its SSE stream on, until rt_proto_close), or NULL for any other
+ * connection. Valid while it is open. */
 RT_API const char *rt_proto_user(const rt_conn *c);
 
 #ifdef __cplusplus
@@ -5630,6 +5682,7 @@ size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms)
 void rt_room_member_init(rt_room_member *m, void *user)
 {
     m->user = user;
+    m->sub = NULL;
     m->n_rooms = 0;
     m->_first = NULL;
 }
@@ -7465,7 +7518,6 @@ enum {
     RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
     RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
     RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
-    RT__C_JSON = 1 << 11,       /* room messages go out as wire-protocol JSON */
     RT__C_RATED = 1 << 12,      /* over accept_rate: answer 429 and close */
     RT__C_HEAD = 1 << 13,       /* the current request is HEAD: reply without a body */
     RT__C_PEER_FIN = 1 << 14    /* HTTP peer half-closed: write what is owed, then close */
@@ -9011,12 +9063,6 @@ rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
 void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
 void *rt_conn_user(const rt_conn *c) { return c->user; }
 rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
-int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
-
-void rt_conn_set_json(rt_conn *c, int on)
-{
-    c->flags = (uint16_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
-}
 
 rt_str rt_conn_protocol(const rt_conn *c)
 {
@@ -9307,39 +9353,17 @@ static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
     rt_jbuf_puts(b, "}");
 }
 
-/* The wire-protocol form of a room message, framed for a WebSocket (sse 0)
- * or as the data of an SSE event (sse 1). */
-static rt_msg *rt__pubsub_json(rt_server *srv, const rt_room *room, const rt_room_msg *m, int sse)
-{
-    rt_jbuf b;
-    rt_msg *out = NULL;
-    char pos[RT_ROOM_POS_MAX];
-    size_t n = rt_room_pos_format(m->pos, pos);
-    rt_jbuf_init(&b, srv->cfg.alloc);
-    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
-    rt_jbuf_str(&b, room->name.p, room->name.n);
-    rt_jbuf_puts(&b, ",\"pos\":");
-    rt_jbuf_str(&b, pos, n);
-    rt_jbuf_puts(&b, ",\"data\":");
-    rt_jbuf_str(&b, m->data, m->len);
-    rt_jbuf_puts(&b, "}");
-    if (!b.failed && !sse) {
-        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
-    } else if (!b.failed) {
-        rt_sse_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.data.p = b.p;
-        ev.data.n = b.len;
-        out = rt_msg_sse(srv, &ev);
-    }
-    rt_jbuf_free(&b);
-    return out;
-}
-
-static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
+/* The raw encoding: the payload as one text frame, or as an SSE event whose
+ * id is the message's position (the EventSource's Last-Event-ID). */
+static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                     const rt_room *room, const rt_room_msg *m)
 {
     rt_sse_event ev;
     char pos[RT_ROOM_POS_MAX];
+    (void)enc;
+    (void)room;
+    if (kind != RT_CONN_SSE)
+        return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
     memset(&ev, 0, sizeof ev);
     ev.id.p = pos;
     ev.id.n = rt_room_pos_format(m->pos, pos);
@@ -9348,6 +9372,30 @@ static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
     return rt_msg_sse(srv, &ev);
 }
 
+static const rt_pubsub_encoder rt__pubsub_raw = {rt__pubsub_raw_encode, NULL};
+
+void rt_pubsub_set_sub(rt_conn *c, rt_pubsub_sub *sub)
+{
+    rt_conn_member(c)->sub = sub;
+}
+
+rt_pubsub_sub *rt_pubsub_sub_of(const rt_conn *c)
+{
+    /* only reads: the member accessor is not const because joining writes */
+    return (rt_pubsub_sub *)rt_conn_member((rt_conn *)c)->sub;
+}
+
+/* One encoding made for the message on its way: the key and the result. */
+typedef struct rt__pubsub_enc {
+    const rt_pubsub_encoder *enc;
+    int kind;
+    rt_msg *msg;
+} rt__pubsub_enc;
+
+/* Encodings kept in the fan-out itself: raw and protocol, over WebSocket and
+ * SSE, are the four a server has today; more go to the heap. */
+#define RT__PUBSUB_INLINE 4
+
 /* One message on its way to a room's subscribers, with the encodings made
  * so far. */
 typedef struct rt__pubsub_fanout {
@@ -9355,41 +9403,82 @@ typedef struct rt__pubsub_fanout {
     rt_room *room;
     rt_room_msg *msg;
     rt_conn *exclude;
-    rt_msg *ws_raw, *ws_json, *sse, *sse_json;
+    rt__pubsub_enc *encs; /* inline, or on the heap once that is full */
+    size_t n, cap;
+    rt__pubsub_enc inline_encs[RT__PUBSUB_INLINE];
 } rt__pubsub_fanout;
+
+static void rt__pubsub_fanout_init(rt__pubsub_fanout *f, rt_pubsub *ps, rt_room *room)
+{
+    memset(f, 0, sizeof *f);
+    f->ps = ps;
+    f->room = room;
+    f->encs = f->inline_encs;
+    f->cap = RT__PUBSUB_INLINE;
+}
 
 /* Drops the encodings made for one message. */
 static void rt__pubsub_fanout_done(rt__pubsub_fanout *f)
 {
-    rt_msg_release(f->ws_raw);
-    rt_msg_release(f->ws_json);
-    rt_msg_release(f->sse);
-    rt_msg_release(f->sse_json);
-    f->ws_raw = f->ws_json = f->sse = f->sse_json = NULL;
+    size_t i;
+    for (i = 0; i < f->n; i++)
+        rt_msg_release(f->encs[i].msg);
+    f->n = 0;
 }
 
-/* The shared encoding for c's transport, made on first use. */
-static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
+static void rt__pubsub_fanout_free(rt__pubsub_fanout *f)
 {
-    rt_server *srv = f->ps->srv;
-    if (rt_conn_kind(c) == RT_CONN_SSE && rt_conn_json(c)) {
-        if (!f->sse_json)
-            f->sse_json = rt__pubsub_json(srv, f->room, f->msg, 1);
-        return f->sse_json;
+    rt__pubsub_fanout_done(f);
+    if (f->encs != f->inline_encs)
+        rt_free(f->ps->srv->cfg.alloc, f->encs, f->cap * sizeof *f->encs);
+}
+
+/* Room for one more encoding: 0 when the heap says no. */
+static int rt__pubsub_fanout_grow(rt__pubsub_fanout *f)
+{
+    const rt_allocator *a = f->ps->srv->cfg.alloc;
+    rt__pubsub_enc *e;
+    if (f->n < f->cap)
+        return 1;
+    e = (rt__pubsub_enc *)rt_alloc(a, 2 * f->cap * sizeof *e);
+    if (!e)
+        return 0;
+    memcpy(e, f->encs, f->n * sizeof *e);
+    if (f->encs != f->inline_encs)
+        rt_free(a, f->encs, f->cap * sizeof *e);
+    f->encs = e;
+    f->cap *= 2;
+    return 1;
+}
+
+/* Queues the encoding c's encoder makes for c's transport, made on first
+ * use and shared after. When no more can be kept (out of memory), c gets
+ * one of its own. */
+static void rt__pubsub_send(rt__pubsub_fanout *f, rt_conn *c)
+{
+    const rt_pubsub_sub *sub = rt_pubsub_sub_of(c);
+    const rt_pubsub_encoder *enc = sub && sub->enc ? sub->enc : &rt__pubsub_raw;
+    int kind = rt_conn_kind(c);
+    rt_msg *m;
+    size_t i;
+    for (i = 0; i < f->n; i++) {
+        if (f->encs[i].enc == enc && f->encs[i].kind == kind) {
+            if (f->encs[i].msg)
+                rt_conn_send_msg(c, f->encs[i].msg);
+            return;
+        }
     }
-    if (rt_conn_kind(c) == RT_CONN_SSE) {
-        if (!f->sse)
-            f->sse = rt__pubsub_sse(srv, f->msg);
-        return f->sse;
+    m = enc->encode(enc, f->ps->srv, kind, f->room, f->msg);
+    if (rt__pubsub_fanout_grow(f)) {
+        f->encs[f->n].enc = enc;
+        f->encs[f->n].kind = kind;
+        f->encs[f->n++].msg = m; /* a failure too: it would fail again */
+        if (m)
+            rt_conn_send_msg(c, m);
+    } else if (m) {
+        rt_conn_send_msg(c, m);
+        rt_msg_release(m);
     }
-    if (rt_conn_json(c)) {
-        if (!f->ws_json)
-            f->ws_json = rt__pubsub_json(srv, f->room, f->msg, 0);
-        return f->ws_json;
-    }
-    if (!f->ws_raw)
-        f->ws_raw = rt_msg_ws(srv, RT_WS_TEXT, f->msg->data, f->msg->len);
-    return f->ws_raw;
 }
 
 /* Appends messages [from, from + count) of room to b, comma-separated, and
@@ -9443,7 +9532,6 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
     rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
     rt_conn *c = (rt_conn *)mem->user;
-    rt_msg *m;
     if (c == f->exclude)
         return;
     if (rt_conn_kind(c) == RT_CONN_HTTP) {
@@ -9456,34 +9544,34 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
     }
-    m = rt__pubsub_encoding(f, c);
-    if (m)
-        rt_conn_send_msg(c, m);
+    rt__pubsub_send(f, c);
 }
 
 rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
                             rt_conn *exclude, rt_room_pos *pos)
 {
     rt__pubsub_fanout f;
+    rt_room *dest;
+    rt_room_msg *msg;
     rt_result r;
     /* Every transport carries text: a WebSocket text frame that is not
      * UTF-8 makes the client fail the connection (RFC 6455 8.1), and would
      * again on every replay while the message stays in history. */
     if (!rt_utf8_valid(data, n))
         return RT_E_INVAL;
-    memset(&f, 0, sizeof f);
-    f.ps = ps;
-    f.exclude = exclude;
-    r = rt_rooms_open(&ps->rooms, room, &f.room);
+    r = rt_rooms_open(&ps->rooms, room, &dest);
     if (r == RT_OK)
-        r = rt_room_publish(f.room, data, n, ps->srv->loop->now, &f.msg);
+        r = rt_room_publish(dest, data, n, ps->srv->loop->now, &msg);
     if (r != RT_OK)
         return r;
     if (pos)
-        *pos = f.msg->pos;
-    rt_room_each(f.room, rt__pubsub_deliver, &f);
-    rt__pubsub_fanout_done(&f);
-    rt_room_msg_release(f.msg);
+        *pos = msg->pos;
+    rt__pubsub_fanout_init(&f, ps, dest);
+    f.msg = msg;
+    f.exclude = exclude;
+    rt_room_each(dest, rt__pubsub_deliver, &f);
+    rt__pubsub_fanout_free(&f);
+    rt_room_msg_release(msg);
     return RT_OK;
 }
 
@@ -9502,17 +9590,14 @@ static size_t rt__pubsub_replay(rt_pubsub *ps, rt_conn *c, const rt_room_recover
 {
     rt__pubsub_fanout f;
     size_t i;
-    memset(&f, 0, sizeof f);
-    f.ps = ps;
-    f.room = rec->room;
+    rt__pubsub_fanout_init(&f, ps, rec->room);
     for (i = 0; i < rec->count && (i == 0 || rt_conn_queued(c) < budget); i++) {
-        rt_msg *m;
         f.msg = rt_room_history_get(rec->room, rec->from + i);
-        m = f.msg ? rt__pubsub_encoding(&f, c) : NULL;
-        if (m)
-            rt_conn_send_msg(c, m);
+        if (f.msg)
+            rt__pubsub_send(&f, c);
         rt__pubsub_fanout_done(&f); /* one receiver: nothing to share */
     }
+    rt__pubsub_fanout_free(&f);
     return i;
 }
 
@@ -9638,13 +9723,19 @@ void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
 
 /* ==== Begin src/proto/proto.c ==== */ // >>proto
 #ifndef RT_NO_PROTO
-/* proto.c - the JSON wire protocol (docs/PROTOCOL.md). */
+/* proto.c - the JSON wire protocol (docs/PROTOCOL.md).
+ *
+ * Every byte of the protocol's JSON is written here, room messages included:
+ * a protocol connection's pubsub subscription names this file's encoder, so
+ * pubsub frames {"type":"message",...} without knowing what it says. The
+ * subscription is also where the protocol finds its state for a connection,
+ * which leaves the connection's user pointer to the application. */
 
 struct rt_proto_conn {
+    rt_pubsub_sub sub;           /* first: the connection's subscription leads here */
     rt_proto *p;
     rt_conn *c;
-    rt_proto_conn *prev, *next;  /* every client of p */
-    void *app;                   /* reserved for the application */
+    rt_list link;                /* on p->conns */
     uint16_t errors;             /* malformed requests so far */
     uint8_t started;             /* a request other than connect was handled */
     char user[RT_PROTO_MAX_ID + 1];
@@ -9660,6 +9751,52 @@ typedef struct rt__proto_req {
     rt_str room;                        /* the "room" field, unescaped */
     char room_buf[RT_ROOM_MAX_NAME + 1];
 } rt__proto_req;
+
+/* ---- Room messages, and finding a connection's state ------------------------- */
+
+/* A room message as the protocol's "message", framed for a WebSocket or as
+ * the data of an SSE event (no id: rt.js resumes with join + since). */
+static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                const rt_room *room, const rt_room_msg *m)
+{
+    rt_jbuf b;
+    rt_msg *out = NULL;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    (void)enc;
+    rt_jbuf_init(&b, srv->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
+    rt_jbuf_str(&b, room->name.p, room->name.n);
+    rt_jbuf_puts(&b, ",\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, ",\"data\":");
+    rt_jbuf_str(&b, m->data, m->len);
+    rt_jbuf_puts(&b, "}");
+    if (!b.failed && kind != RT_CONN_SSE) {
+        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
+    } else if (!b.failed) {
+        rt_sse_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.data.p = b.p;
+        ev.data.n = b.len;
+        out = rt_msg_sse(srv, &ev);
+    }
+    rt_jbuf_free(&b);
+    return out;
+}
+
+/* One encoder for every protocol connection, so pubsub builds each message
+ * once for all of them; its address is also what marks a connection as the
+ * protocol's. */
+static const rt_pubsub_encoder rt__proto_encoder = {rt__proto_encode, NULL};
+
+/* The protocol's state for c, or NULL when c is not a protocol connection. */
+static rt_proto_conn *rt__proto_of(const rt_conn *c)
+{
+    rt_pubsub_sub *sub = rt_pubsub_sub_of(c);
+    /* sub is the first member of an rt_proto_conn when it names our encoder */
+    return sub && sub->enc == &rt__proto_encoder ? (rt_proto_conn *)(void *)sub : NULL;
+}
 
 /* ---- Sending ----------------------------------------------------------------- */
 
@@ -9737,7 +9874,7 @@ static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
     rt_conn *c = (rt_conn *)m->user;
     rt_server *srv = rt_conn_server(c);
     (void)room;
-    if (c == k->skip || !rt_conn_json(c))
+    if (c == k->skip || !rt__proto_of(c))
         return;
     if (rt_conn_kind(c) == RT_CONN_SSE) {
         if (!k->sse) {
@@ -10116,16 +10253,19 @@ static const struct {
     {"ping", rt__proto_on_ping},
 };
 
-/* Parses one client message and runs its handler. */
-static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+/* Parses one client message into toks and runs its handler. */
+static void rt__proto_run(rt_proto *p, rt_proto_conn *pc, rt_str data, rt_json_tok *toks)
 {
-    rt_json_tok toks[RT_PROTO_MAX_TOKENS];
     rt__proto_req rq;
     size_t i;
     int type;
     memset(&rq, 0, sizeof rq);
     rq.p = p;
     rq.pc = pc;
+    if (!toks) {
+        rt__proto_error(&rq, "internal", "out of memory");
+        return;
+    }
     if (rt_json_parse(&rq.doc, data.p, data.n, toks, RT_PROTO_MAX_TOKENS) < 0 ||
         rt_json_type_of(&rq.doc, 0) != RT_JSON_OBJECT) {
         rt__proto_error(&rq, "bad_json", "a message is one JSON object");
@@ -10148,19 +10288,35 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
                     type < 0 ? "\"type\" is required" : "unknown message type");
 }
 
+/* Handles one client message with the protocol's token array, or, when a
+ * request is already being handled (a callback re-entered), with one of its
+ * own: the outer request's tokens must survive until its handler returns. */
+static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+{
+    const rt_allocator *a = p->ps->srv->cfg.alloc;
+    rt_json_tok *toks = p->_toks;
+    if (p->_handling)
+        toks = (rt_json_tok *)rt_alloc(a, sizeof p->_toks);
+    p->_handling++;
+    rt__proto_run(p, pc, data, toks);
+    p->_handling--;
+    if (toks != p->_toks)
+        rt_free(a, toks, sizeof p->_toks);
+}
+
 void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
-    if (pc && rt_conn_json(c))
+    rt_proto_conn *pc = rt__proto_of(c);
+    if (pc)
         rt__proto_handle(p, pc, data);
 }
 
 void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_ms)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
+    rt_proto_conn *pc = rt__proto_of(c);
     rt_jbuf b;
     (void)p;
-    if (!pc || !rt_conn_json(c))
+    if (!pc)
         return;
     rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
     rt_jbuf_puts(&b, "{\"type\":\"error\",\"code\":\"rate_limited\","
@@ -10223,12 +10379,9 @@ static rt_proto_conn *rt__proto_conn_new(rt_proto *p, rt_conn *c, const char *us
     memcpy(pc->user, user, strlen(user) + 1);
     /* a counter, not the address: that would tell clients where the heap is */
     snprintf(pc->session, sizeof pc->session, "s%llu", (unsigned long long)++p->_sessions);
-    pc->next = p->conns;
-    if (p->conns)
-        p->conns->prev = pc;
-    p->conns = pc;
-    rt_conn_set_user(c, pc);
-    rt_conn_set_json(c, 1);
+    pc->sub.enc = &rt__proto_encoder;
+    rt_list_push_back(&p->conns, &pc->link);
+    rt_pubsub_set_sub(c, &pc->sub);
     return pc;
 }
 
@@ -10243,38 +10396,34 @@ int rt_proto_upgrade(rt_proto *p, rt_conn *c, const rt_http_request *req)
 
 void rt_proto_open(rt_proto *p, rt_conn *c)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
+    rt_proto_conn *pc = rt__proto_of(c);
     (void)p;
-    if (pc && rt_conn_json(c))
+    if (pc)
         rt__proto_send_connected(pc, NULL);
 }
 
 void rt_proto_close(rt_proto *p, rt_conn *c)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
-    if (!pc || !rt_conn_json(c))
+    rt_proto_conn *pc = rt__proto_of(c);
+    if (!pc)
         return;
     rt_presence_leave_all(&p->presence, c, rt__proto_now(p)); /* LEAVE after the grace */
-    if (pc->prev)
-        pc->prev->next = pc->next;
-    else
-        p->conns = pc->next;
-    if (pc->next)
-        pc->next->prev = pc->prev;
-    rt_conn_set_user(c, NULL);
+    rt_list_unlink(&pc->link);
+    rt_pubsub_set_sub(c, NULL);
     rt_free(p->ps->srv->cfg.alloc, pc, sizeof *pc);
 }
 
 const char *rt_proto_user(const rt_conn *c)
 {
-    const rt_proto_conn *pc = (const rt_proto_conn *)rt_conn_user(c);
-    return pc && rt_conn_json(c) ? pc->user : NULL;
+    const rt_proto_conn *pc = rt__proto_of(c);
+    return pc ? pc->user : NULL;
 }
 
 static rt_proto_conn *rt__proto_find_session(rt_proto *p, rt_str session)
 {
-    rt_proto_conn *pc;
-    for (pc = p->conns; pc; pc = pc->next) {
+    rt_list *n;
+    for (n = rt_list_first(&p->conns); n; n = rt_list_next(&p->conns, n)) {
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
         if (rt_conn_kind(pc->c) == RT_CONN_SSE && rt_str_eq(rt_str_c(pc->session), session))
             return pc;
     }
@@ -10359,14 +10508,15 @@ static void rt__proto_on_tick(rt_loop *loop, void *user)
 {
     static const char ping[] = "{\"type\":\"ping\"}";
     rt_proto *p = (rt_proto *)user;
-    rt_proto_conn *pc, *next;
+    rt_list *n, *next;
     int beat = loop->now - p->_last_ping >= p->cfg.heartbeat_ms;
     rt_presence_tick(&p->presence, loop->now);
     if (!beat)
         return;
     p->_last_ping = loop->now;
-    for (pc = p->conns; pc; pc = next) {
-        next = pc->next;
+    for (n = rt_list_first(&p->conns); n; n = next) {
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
+        next = rt_list_next(&p->conns, n); /* a send may close pc's connection */
         if (rt_conn_kind(pc->c) == RT_CONN_SSE)
             rt_conn_sse_send(pc->c, NULL, NULL, ping, sizeof ping - 1);
         else
@@ -10418,10 +10568,11 @@ rt_result rt_proto_init(rt_proto *p, rt_pubsub *ps, const rt_proto_config *cfg)
 
 void rt_proto_deinit(rt_proto *p)
 {
+    rt_list *n;
     rt_timer_stop(p->ps->srv->loop, &p->tick);
-    while (p->conns) { /* only if the server is still up: normally already empty */
-        rt_proto_conn *pc = p->conns;
-        p->conns = pc->next;
+    while ((n = rt_list_first(&p->conns)) != NULL) { /* normally empty by now */
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
+        rt_list_unlink(n);
         rt_free(p->ps->srv->cfg.alloc, pc, sizeof *pc);
     }
     rt_presence_deinit(&p->presence);

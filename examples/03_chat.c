@@ -84,7 +84,9 @@ static int can_publish(void *user, const char *user_id, rt_str room)
 }
 
 /* 3. WebSocket: /ws?room=R is the plain mode (every text frame is published
- *    to R; the room name lives in the user pointer), /ws is the protocol. */
+ *    to R; the room name lives in the user pointer), /ws is the protocol.
+ *    The user pointer is ours on protocol connections too (this demo needs
+ *    none there). rt_proto_user(c) tells the protocol's connections apart. */
 static int on_upgrade(rt_conn *c, const rt_http_request *req, void *user)
 {
     char room[RT_ROOM_MAX_NAME + 1];
@@ -104,7 +106,7 @@ static void on_open(rt_conn *c, const rt_http_request *req, void *user)
     rt_str r = query(req, "room", room, sizeof room);
     char *copy;
     (void)user;
-    if (rt_conn_json(c)) {
+    if (rt_proto_user(c)) {
         rt_proto_open(&proto, c);
         return;
     }
@@ -121,7 +123,7 @@ static void on_open(rt_conn *c, const rt_http_request *req, void *user)
 static void on_message(rt_conn *c, int opcode, rt_str data, void *user)
 {
     (void)user;
-    if (rt_conn_json(c))
+    if (rt_proto_user(c))
         rt_proto_message(&proto, c, data);
     else if (opcode == RT_WS_TEXT && rt_conn_user(c))
         rt_pubsub_publish(&rooms, rt_str_c((const char *)rt_conn_user(c)), data.p, data.n, NULL,
@@ -133,12 +135,10 @@ static void on_close(rt_conn *c, unsigned code, rt_str reason, void *user)
     (void)code;
     (void)reason;
     (void)user;
-    if (rt_conn_json(c)) {
+    if (rt_proto_user(c))
         rt_proto_close(&proto, c); /* presence leaves after its grace period */
-    } else {
-        free(rt_conn_user(c)); /* the server leaves the rooms for us */
-        rt_conn_set_user(c, NULL);
-    }
+    free(rt_conn_user(c)); /* the room name, or NULL; the server leaves the rooms */
+    rt_conn_set_user(c, NULL);
 }
 
 static void on_rate_limited(rt_conn *c, uint32_t retry_after_ms, void *user)

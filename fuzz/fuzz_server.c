@@ -487,7 +487,6 @@ static void on_message(rt_conn *c, int opcode, rt_str data, void *user)
     case 'w': wake_held(data.p, data.n); break;
     case 's': fan_sse(data.p, data.n); break;
     case 'B': flood(c, data.n > 1 ? (unsigned)data.p[1] & 15u : 8u); break;
-    case 'j': rt_conn_set_json(c, !rt_conn_json(c)); break;
     case 'q': (void)rt_conn_rate_check(c, data.n, &retry); break;
     case 'r': ws_misuse(c); break;
     default: MUST(send_ok(rt_conn_send(c, opcode, data.p, data.n))); break;

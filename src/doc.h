@@ -146,7 +146,7 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_POLL_TIMEOUT_MS         25000             all    how long a long-poll request is held
        RT_PROTO_HEARTBEAT_MS      15000             all    wire-protocol {"type":"ping"} interval
        RT_PROTO_MAX_ERRORS        20                all    malformed requests before a 1008 close
-       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request
+       RT_PROTO_MAX_TOKENS        160               all    JSON tokens in one request (20 B each, in rt_proto)
        RT_BACKEND_POLL            defined           impl   event loop waits with poll() (POSIX)
        RT_BACKEND_EPOLL           undefined         impl   event loop waits with epoll (Linux)
        RT_ROOM_MAX_NAME           64                all    room name bytes ([A-Za-z0-9_.:@-])

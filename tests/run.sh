@@ -47,6 +47,7 @@ stage() {
 
 stage "amalgamation" bash tests/test_amalgamate.sh
 stage "compile matrix" bash tests/compile_matrix.sh
+stage "stack budget" python3 tests/stack.py
 stage "unit tests" bash tests/run_unit.sh "$BUILD"
 stage "unit tests (ASan+UBSan)" bash tests/run_unit.sh "$BUILD/asan"
 stage "fuzz seeds (ASan+UBSan)" bash tests/run_fuzz_seeds.sh "$BUILD"

@@ -73,39 +73,17 @@ static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
     rt_jbuf_puts(b, "}");
 }
 
-/* The wire-protocol form of a room message, framed for a WebSocket (sse 0)
- * or as the data of an SSE event (sse 1). */
-static rt_msg *rt__pubsub_json(rt_server *srv, const rt_room *room, const rt_room_msg *m, int sse)
-{
-    rt_jbuf b;
-    rt_msg *out = NULL;
-    char pos[RT_ROOM_POS_MAX];
-    size_t n = rt_room_pos_format(m->pos, pos);
-    rt_jbuf_init(&b, srv->cfg.alloc);
-    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
-    rt_jbuf_str(&b, room->name.p, room->name.n);
-    rt_jbuf_puts(&b, ",\"pos\":");
-    rt_jbuf_str(&b, pos, n);
-    rt_jbuf_puts(&b, ",\"data\":");
-    rt_jbuf_str(&b, m->data, m->len);
-    rt_jbuf_puts(&b, "}");
-    if (!b.failed && !sse) {
-        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
-    } else if (!b.failed) {
-        rt_sse_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.data.p = b.p;
-        ev.data.n = b.len;
-        out = rt_msg_sse(srv, &ev);
-    }
-    rt_jbuf_free(&b);
-    return out;
-}
-
-static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
+/* The raw encoding: the payload as one text frame, or as an SSE event whose
+ * id is the message's position (the EventSource's Last-Event-ID). */
+static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                     const rt_room *room, const rt_room_msg *m)
 {
     rt_sse_event ev;
     char pos[RT_ROOM_POS_MAX];
+    (void)enc;
+    (void)room;
+    if (kind != RT_CONN_SSE)
+        return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
     memset(&ev, 0, sizeof ev);
     ev.id.p = pos;
     ev.id.n = rt_room_pos_format(m->pos, pos);
@@ -114,6 +92,30 @@ static rt_msg *rt__pubsub_sse(rt_server *srv, const rt_room_msg *m)
     return rt_msg_sse(srv, &ev);
 }
 
+static const rt_pubsub_encoder rt__pubsub_raw = {rt__pubsub_raw_encode, NULL};
+
+void rt_pubsub_set_sub(rt_conn *c, rt_pubsub_sub *sub)
+{
+    rt_conn_member(c)->sub = sub;
+}
+
+rt_pubsub_sub *rt_pubsub_sub_of(const rt_conn *c)
+{
+    /* only reads: the member accessor is not const because joining writes */
+    return (rt_pubsub_sub *)rt_conn_member((rt_conn *)c)->sub;
+}
+
+/* One encoding made for the message on its way: the key and the result. */
+typedef struct rt__pubsub_enc {
+    const rt_pubsub_encoder *enc;
+    int kind;
+    rt_msg *msg;
+} rt__pubsub_enc;
+
+/* Encodings kept in the fan-out itself: raw and protocol, over WebSocket and
+ * SSE, are the four a server has today; more go to the heap. */
+#define RT__PUBSUB_INLINE 4
+
 /* One message on its way to a room's subscribers, with the encodings made
  * so far. */
 typedef struct rt__pubsub_fanout {
@@ -121,41 +123,82 @@ typedef struct rt__pubsub_fanout {
     rt_room *room;
     rt_room_msg *msg;
     rt_conn *exclude;
-    rt_msg *ws_raw, *ws_json, *sse, *sse_json;
+    rt__pubsub_enc *encs; /* inline, or on the heap once that is full */
+    size_t n, cap;
+    rt__pubsub_enc inline_encs[RT__PUBSUB_INLINE];
 } rt__pubsub_fanout;
+
+static void rt__pubsub_fanout_init(rt__pubsub_fanout *f, rt_pubsub *ps, rt_room *room)
+{
+    memset(f, 0, sizeof *f);
+    f->ps = ps;
+    f->room = room;
+    f->encs = f->inline_encs;
+    f->cap = RT__PUBSUB_INLINE;
+}
 
 /* Drops the encodings made for one message. */
 static void rt__pubsub_fanout_done(rt__pubsub_fanout *f)
 {
-    rt_msg_release(f->ws_raw);
-    rt_msg_release(f->ws_json);
-    rt_msg_release(f->sse);
-    rt_msg_release(f->sse_json);
-    f->ws_raw = f->ws_json = f->sse = f->sse_json = NULL;
+    size_t i;
+    for (i = 0; i < f->n; i++)
+        rt_msg_release(f->encs[i].msg);
+    f->n = 0;
 }
 
-/* The shared encoding for c's transport, made on first use. */
-static rt_msg *rt__pubsub_encoding(rt__pubsub_fanout *f, rt_conn *c)
+static void rt__pubsub_fanout_free(rt__pubsub_fanout *f)
 {
-    rt_server *srv = f->ps->srv;
-    if (rt_conn_kind(c) == RT_CONN_SSE && rt_conn_json(c)) {
-        if (!f->sse_json)
-            f->sse_json = rt__pubsub_json(srv, f->room, f->msg, 1);
-        return f->sse_json;
+    rt__pubsub_fanout_done(f);
+    if (f->encs != f->inline_encs)
+        rt_free(f->ps->srv->cfg.alloc, f->encs, f->cap * sizeof *f->encs);
+}
+
+/* Room for one more encoding: 0 when the heap says no. */
+static int rt__pubsub_fanout_grow(rt__pubsub_fanout *f)
+{
+    const rt_allocator *a = f->ps->srv->cfg.alloc;
+    rt__pubsub_enc *e;
+    if (f->n < f->cap)
+        return 1;
+    e = (rt__pubsub_enc *)rt_alloc(a, 2 * f->cap * sizeof *e);
+    if (!e)
+        return 0;
+    memcpy(e, f->encs, f->n * sizeof *e);
+    if (f->encs != f->inline_encs)
+        rt_free(a, f->encs, f->cap * sizeof *e);
+    f->encs = e;
+    f->cap *= 2;
+    return 1;
+}
+
+/* Queues the encoding c's encoder makes for c's transport, made on first
+ * use and shared after. When no more can be kept (out of memory), c gets
+ * one of its own. */
+static void rt__pubsub_send(rt__pubsub_fanout *f, rt_conn *c)
+{
+    const rt_pubsub_sub *sub = rt_pubsub_sub_of(c);
+    const rt_pubsub_encoder *enc = sub && sub->enc ? sub->enc : &rt__pubsub_raw;
+    int kind = rt_conn_kind(c);
+    rt_msg *m;
+    size_t i;
+    for (i = 0; i < f->n; i++) {
+        if (f->encs[i].enc == enc && f->encs[i].kind == kind) {
+            if (f->encs[i].msg)
+                rt_conn_send_msg(c, f->encs[i].msg);
+            return;
+        }
     }
-    if (rt_conn_kind(c) == RT_CONN_SSE) {
-        if (!f->sse)
-            f->sse = rt__pubsub_sse(srv, f->msg);
-        return f->sse;
+    m = enc->encode(enc, f->ps->srv, kind, f->room, f->msg);
+    if (rt__pubsub_fanout_grow(f)) {
+        f->encs[f->n].enc = enc;
+        f->encs[f->n].kind = kind;
+        f->encs[f->n++].msg = m; /* a failure too: it would fail again */
+        if (m)
+            rt_conn_send_msg(c, m);
+    } else if (m) {
+        rt_conn_send_msg(c, m);
+        rt_msg_release(m);
     }
-    if (rt_conn_json(c)) {
-        if (!f->ws_json)
-            f->ws_json = rt__pubsub_json(srv, f->room, f->msg, 0);
-        return f->ws_json;
-    }
-    if (!f->ws_raw)
-        f->ws_raw = rt_msg_ws(srv, RT_WS_TEXT, f->msg->data, f->msg->len);
-    return f->ws_raw;
 }
 
 /* Appends messages [from, from + count) of room to b, comma-separated, and
@@ -209,7 +252,6 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
     rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
     rt_conn *c = (rt_conn *)mem->user;
-    rt_msg *m;
     if (c == f->exclude)
         return;
     if (rt_conn_kind(c) == RT_CONN_HTTP) {
@@ -222,34 +264,34 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
     }
-    m = rt__pubsub_encoding(f, c);
-    if (m)
-        rt_conn_send_msg(c, m);
+    rt__pubsub_send(f, c);
 }
 
 rt_result rt_pubsub_publish(rt_pubsub *ps, rt_str room, const void *data, size_t n,
                             rt_conn *exclude, rt_room_pos *pos)
 {
     rt__pubsub_fanout f;
+    rt_room *dest;
+    rt_room_msg *msg;
     rt_result r;
     /* Every transport carries text: a WebSocket text frame that is not
      * UTF-8 makes the client fail the connection (RFC 6455 8.1), and would
      * again on every replay while the message stays in history. */
     if (!rt_utf8_valid(data, n))
         return RT_E_INVAL;
-    memset(&f, 0, sizeof f);
-    f.ps = ps;
-    f.exclude = exclude;
-    r = rt_rooms_open(&ps->rooms, room, &f.room);
+    r = rt_rooms_open(&ps->rooms, room, &dest);
     if (r == RT_OK)
-        r = rt_room_publish(f.room, data, n, ps->srv->loop->now, &f.msg);
+        r = rt_room_publish(dest, data, n, ps->srv->loop->now, &msg);
     if (r != RT_OK)
         return r;
     if (pos)
-        *pos = f.msg->pos;
-    rt_room_each(f.room, rt__pubsub_deliver, &f);
-    rt__pubsub_fanout_done(&f);
-    rt_room_msg_release(f.msg);
+        *pos = msg->pos;
+    rt__pubsub_fanout_init(&f, ps, dest);
+    f.msg = msg;
+    f.exclude = exclude;
+    rt_room_each(dest, rt__pubsub_deliver, &f);
+    rt__pubsub_fanout_free(&f);
+    rt_room_msg_release(msg);
     return RT_OK;
 }
 
@@ -268,17 +310,14 @@ static size_t rt__pubsub_replay(rt_pubsub *ps, rt_conn *c, const rt_room_recover
 {
     rt__pubsub_fanout f;
     size_t i;
-    memset(&f, 0, sizeof f);
-    f.ps = ps;
-    f.room = rec->room;
+    rt__pubsub_fanout_init(&f, ps, rec->room);
     for (i = 0; i < rec->count && (i == 0 || rt_conn_queued(c) < budget); i++) {
-        rt_msg *m;
         f.msg = rt_room_history_get(rec->room, rec->from + i);
-        m = f.msg ? rt__pubsub_encoding(&f, c) : NULL;
-        if (m)
-            rt_conn_send_msg(c, m);
+        if (f.msg)
+            rt__pubsub_send(&f, c);
         rt__pubsub_fanout_done(&f); /* one receiver: nothing to share */
     }
+    rt__pubsub_fanout_free(&f);
     return i;
 }
 

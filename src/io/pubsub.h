@@ -2,15 +2,18 @@
  *
  * A message published to a room is stored once in the room's history and
  * reaches every subscriber in the encoding of its transport, each encoding
- * built once per message and shared by every receiver of that kind:
- *   WebSocket (raw)   one text frame holding the payload
- *   WebSocket (JSON)  {"type":"message","room":R,"pos":P,"data":payload}
- *   SSE               an event with id: P and the payload as data
- *   long poll         the held request is answered with
- *                     {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * built once per message and shared by every receiver of that kind. By
+ * default (the raw encoding):
+ *   WebSocket   one text frame holding the payload
+ *   SSE         an event with id: P and the payload as data
+ *   long poll   the held request is answered with
+ *               {"recovered":true,"pos":P,"messages":[{"pos":P,"data":payload}]}
+ * A layer above (the wire protocol of src/proto, or the application) may
+ * give a WebSocket or SSE subscriber its own encoder instead (see
+ * rt_pubsub_encoder below); pubsub knows nothing of what it writes.
  * P is the message's position (rt_room_pos_format: "<epoch>-<offset>"), the
  * one opaque string every endpoint takes back to resume: the SSE
- * Last-Event-ID, the long-poll `since`, the JSON join's `since`.
+ * Last-Event-ID, the long-poll `since`, the wire protocol's `since`.
  *
  * Recovery: a subscriber that joins with the last position it saw gets every
  * later message in order, exactly once, then the live stream; join and replay
@@ -45,6 +48,39 @@ typedef struct rt_pubsub {
  * rt_server_deinit first (its connections leave their rooms), then this. */
 RT_API rt_result rt_pubsub_init(rt_pubsub *ps, rt_server *srv, const rt_rooms_settings *settings);
 RT_API void rt_pubsub_deinit(rt_pubsub *ps);
+
+/* ---- Encodings ----------------------------------------------------------------
+ * An encoder turns a room message into the framed bytes of one transport.
+ * The layer above chooses it per connection: it puts an rt_pubsub_sub,
+ * naming the encoder, in the connection with rt_pubsub_set_sub (the pointer
+ * lives in the connection's rt_room_member, field sub). Embedding the
+ * rt_pubsub_sub in the layer's own per-connection state lets that layer find
+ * its state again from the connection (rt_pubsub_sub_of), at no extra
+ * memory per connection; connections that need no state of their own may
+ * share one rt_pubsub_sub. The encoder's address is what tells encodings
+ * apart: a publish calls encode once per encoder and transport among the
+ * room's receivers and queues that one rt_msg on all of them. */
+typedef struct rt_pubsub_encoder rt_pubsub_encoder;
+struct rt_pubsub_encoder {
+    /* A new rt_msg (refs 1) holding m, a message of room, framed for a
+     * connection of kind RT_CONN_WS (rt_msg_ws) or RT_CONN_SSE (rt_msg_sse);
+     * NULL when it cannot be made (those receivers miss it). The result is
+     * shared, so it may depend on enc, kind, room and m only. */
+    rt_msg *(*encode)(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                      const rt_room *room, const rt_room_msg *m);
+    void *ctx; /* yours */
+};
+
+typedef struct rt_pubsub_sub {
+    const rt_pubsub_encoder *enc; /* borrowed; NULL: the raw encoding */
+} rt_pubsub_sub;
+
+/* Sets how room messages reach c (WebSocket or SSE): sub (borrowed, NULL for
+ * the raw encoding) must stay valid until it is replaced or c closes; clear
+ * it before freeing it. Held long-poll requests always get the raw reply. */
+RT_API void rt_pubsub_set_sub(rt_conn *c, rt_pubsub_sub *sub);
+/* What rt_pubsub_set_sub last gave c, or NULL. */
+RT_API rt_pubsub_sub *rt_pubsub_sub_of(const rt_conn *c);
 
 /* Publishes data to room (created if needed, so history is kept even with
  * nobody listening) and delivers it to every subscriber except exclude (may

@@ -49,7 +49,6 @@ enum {
     RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
     RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
     RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
-    RT__C_JSON = 1 << 11,       /* room messages go out as wire-protocol JSON */
     RT__C_RATED = 1 << 12,      /* over accept_rate: answer 429 and close */
     RT__C_HEAD = 1 << 13,       /* the current request is HEAD: reply without a body */
     RT__C_PEER_FIN = 1 << 14    /* HTTP peer half-closed: write what is owed, then close */
@@ -1595,12 +1594,6 @@ rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
 void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
 void *rt_conn_user(const rt_conn *c) { return c->user; }
 rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
-int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
-
-void rt_conn_set_json(rt_conn *c, int on)
-{
-    c->flags = (uint16_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
-}
 
 rt_str rt_conn_protocol(const rt_conn *c)
 {

@@ -259,11 +259,8 @@ RT_API rt_server *rt_conn_server(const rt_conn *c);
 /* The connection's room memberships (its user field is the rt_conn). The
  * server leaves every room for it when it closes. */
 RT_API rt_room_member *rt_conn_member(rt_conn *c);
-/* 1 when room messages reach this WebSocket as JSON objects of the wire
- * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
-RT_API int rt_conn_json(const rt_conn *c);
-RT_API void rt_conn_set_json(rt_conn *c, int on);
-/* An application pointer stored in the connection (NULL at first). */
+/* An application pointer stored in the connection (NULL at first). The
+ * library never uses it, on protocol connections (rt_proto) neither. */
 RT_API void rt_conn_set_user(rt_conn *c, void *user);
 RT_API void *rt_conn_user(const rt_conn *c);
 

@@ -454,6 +454,7 @@ size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms)
 void rt_room_member_init(rt_room_member *m, void *user)
 {
     m->user = user;
+    m->sub = NULL;
     m->n_rooms = 0;
     m->_first = NULL;
 }

@@ -207,6 +207,11 @@ RT_API size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms);
  * freeing or moving it. */
 typedef struct rt_room_member {
     void *user;     /* yours: handed back by rt_room_each */
+    /* Also yours, for the layer that delivers the rooms' messages to this
+     * member (rt_pubsub keeps the subscriber's encoder here, so a member
+     * costs one pointer for both the encoder and the state of whichever
+     * layer chose it). NULL at first; the room functions never touch it. */
+    void *sub;
     size_t n_rooms; /* read-only */
     /* private */
     struct rt_room_membership *_first;

@@ -1,12 +1,18 @@
-/* proto.c - the JSON wire protocol (docs/PROTOCOL.md). */
+/* proto.c - the JSON wire protocol (docs/PROTOCOL.md).
+ *
+ * Every byte of the protocol's JSON is written here, room messages included:
+ * a protocol connection's pubsub subscription names this file's encoder, so
+ * pubsub frames {"type":"message",...} without knowing what it says. The
+ * subscription is also where the protocol finds its state for a connection,
+ * which leaves the connection's user pointer to the application. */
 #include "proto.h"
 #include "../base/config.h"
 
 struct rt_proto_conn {
+    rt_pubsub_sub sub;           /* first: the connection's subscription leads here */
     rt_proto *p;
     rt_conn *c;
-    rt_proto_conn *prev, *next;  /* every client of p */
-    void *app;                   /* reserved for the application */
+    rt_list link;                /* on p->conns */
     uint16_t errors;             /* malformed requests so far */
     uint8_t started;             /* a request other than connect was handled */
     char user[RT_PROTO_MAX_ID + 1];
@@ -22,6 +28,52 @@ typedef struct rt__proto_req {
     rt_str room;                        /* the "room" field, unescaped */
     char room_buf[RT_ROOM_MAX_NAME + 1];
 } rt__proto_req;
+
+/* ---- Room messages, and finding a connection's state ------------------------- */
+
+/* A room message as the protocol's "message", framed for a WebSocket or as
+ * the data of an SSE event (no id: rt.js resumes with join + since). */
+static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                const rt_room *room, const rt_room_msg *m)
+{
+    rt_jbuf b;
+    rt_msg *out = NULL;
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    (void)enc;
+    rt_jbuf_init(&b, srv->cfg.alloc);
+    rt_jbuf_puts(&b, "{\"type\":\"message\",\"room\":");
+    rt_jbuf_str(&b, room->name.p, room->name.n);
+    rt_jbuf_puts(&b, ",\"pos\":");
+    rt_jbuf_str(&b, pos, n);
+    rt_jbuf_puts(&b, ",\"data\":");
+    rt_jbuf_str(&b, m->data, m->len);
+    rt_jbuf_puts(&b, "}");
+    if (!b.failed && kind != RT_CONN_SSE) {
+        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
+    } else if (!b.failed) {
+        rt_sse_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.data.p = b.p;
+        ev.data.n = b.len;
+        out = rt_msg_sse(srv, &ev);
+    }
+    rt_jbuf_free(&b);
+    return out;
+}
+
+/* One encoder for every protocol connection, so pubsub builds each message
+ * once for all of them; its address is also what marks a connection as the
+ * protocol's. */
+static const rt_pubsub_encoder rt__proto_encoder = {rt__proto_encode, NULL};
+
+/* The protocol's state for c, or NULL when c is not a protocol connection. */
+static rt_proto_conn *rt__proto_of(const rt_conn *c)
+{
+    rt_pubsub_sub *sub = rt_pubsub_sub_of(c);
+    /* sub is the first member of an rt_proto_conn when it names our encoder */
+    return sub && sub->enc == &rt__proto_encoder ? (rt_proto_conn *)(void *)sub : NULL;
+}
 
 /* ---- Sending ----------------------------------------------------------------- */
 
@@ -99,7 +151,7 @@ static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
     rt_conn *c = (rt_conn *)m->user;
     rt_server *srv = rt_conn_server(c);
     (void)room;
-    if (c == k->skip || !rt_conn_json(c))
+    if (c == k->skip || !rt__proto_of(c))
         return;
     if (rt_conn_kind(c) == RT_CONN_SSE) {
         if (!k->sse) {
@@ -478,16 +530,19 @@ static const struct {
     {"ping", rt__proto_on_ping},
 };
 
-/* Parses one client message and runs its handler. */
-static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+/* Parses one client message into toks and runs its handler. */
+static void rt__proto_run(rt_proto *p, rt_proto_conn *pc, rt_str data, rt_json_tok *toks)
 {
-    rt_json_tok toks[RT_PROTO_MAX_TOKENS];
     rt__proto_req rq;
     size_t i;
     int type;
     memset(&rq, 0, sizeof rq);
     rq.p = p;
     rq.pc = pc;
+    if (!toks) {
+        rt__proto_error(&rq, "internal", "out of memory");
+        return;
+    }
     if (rt_json_parse(&rq.doc, data.p, data.n, toks, RT_PROTO_MAX_TOKENS) < 0 ||
         rt_json_type_of(&rq.doc, 0) != RT_JSON_OBJECT) {
         rt__proto_error(&rq, "bad_json", "a message is one JSON object");
@@ -510,19 +565,35 @@ static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
                     type < 0 ? "\"type\" is required" : "unknown message type");
 }
 
+/* Handles one client message with the protocol's token array, or, when a
+ * request is already being handled (a callback re-entered), with one of its
+ * own: the outer request's tokens must survive until its handler returns. */
+static void rt__proto_handle(rt_proto *p, rt_proto_conn *pc, rt_str data)
+{
+    const rt_allocator *a = p->ps->srv->cfg.alloc;
+    rt_json_tok *toks = p->_toks;
+    if (p->_handling)
+        toks = (rt_json_tok *)rt_alloc(a, sizeof p->_toks);
+    p->_handling++;
+    rt__proto_run(p, pc, data, toks);
+    p->_handling--;
+    if (toks != p->_toks)
+        rt_free(a, toks, sizeof p->_toks);
+}
+
 void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
-    if (pc && rt_conn_json(c))
+    rt_proto_conn *pc = rt__proto_of(c);
+    if (pc)
         rt__proto_handle(p, pc, data);
 }
 
 void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_ms)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
+    rt_proto_conn *pc = rt__proto_of(c);
     rt_jbuf b;
     (void)p;
-    if (!pc || !rt_conn_json(c))
+    if (!pc)
         return;
     rt_jbuf_init(&b, rt_conn_server(c)->cfg.alloc);
     rt_jbuf_puts(&b, "{\"type\":\"error\",\"code\":\"rate_limited\","
@@ -585,12 +656,9 @@ static rt_proto_conn *rt__proto_conn_new(rt_proto *p, rt_conn *c, const char *us
     memcpy(pc->user, user, strlen(user) + 1);
     /* a counter, not the address: that would tell clients where the heap is */
     snprintf(pc->session, sizeof pc->session, "s%llu", (unsigned long long)++p->_sessions);
-    pc->next = p->conns;
-    if (p->conns)
-        p->conns->prev = pc;
-    p->conns = pc;
-    rt_conn_set_user(c, pc);
-    rt_conn_set_json(c, 1);
+    pc->sub.enc = &rt__proto_encoder;
+    rt_list_push_back(&p->conns, &pc->link);
+    rt_pubsub_set_sub(c, &pc->sub);
     return pc;
 }
 
@@ -605,38 +673,34 @@ int rt_proto_upgrade(rt_proto *p, rt_conn *c, const rt_http_request *req)
 
 void rt_proto_open(rt_proto *p, rt_conn *c)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
+    rt_proto_conn *pc = rt__proto_of(c);
     (void)p;
-    if (pc && rt_conn_json(c))
+    if (pc)
         rt__proto_send_connected(pc, NULL);
 }
 
 void rt_proto_close(rt_proto *p, rt_conn *c)
 {
-    rt_proto_conn *pc = (rt_proto_conn *)rt_conn_user(c);
-    if (!pc || !rt_conn_json(c))
+    rt_proto_conn *pc = rt__proto_of(c);
+    if (!pc)
         return;
     rt_presence_leave_all(&p->presence, c, rt__proto_now(p)); /* LEAVE after the grace */
-    if (pc->prev)
-        pc->prev->next = pc->next;
-    else
-        p->conns = pc->next;
-    if (pc->next)
-        pc->next->prev = pc->prev;
-    rt_conn_set_user(c, NULL);
+    rt_list_unlink(&pc->link);
+    rt_pubsub_set_sub(c, NULL);
     rt_free(p->ps->srv->cfg.alloc, pc, sizeof *pc);
 }
 
 const char *rt_proto_user(const rt_conn *c)
 {
-    const rt_proto_conn *pc = (const rt_proto_conn *)rt_conn_user(c);
-    return pc && rt_conn_json(c) ? pc->user : NULL;
+    const rt_proto_conn *pc = rt__proto_of(c);
+    return pc ? pc->user : NULL;
 }
 
 static rt_proto_conn *rt__proto_find_session(rt_proto *p, rt_str session)
 {
-    rt_proto_conn *pc;
-    for (pc = p->conns; pc; pc = pc->next) {
+    rt_list *n;
+    for (n = rt_list_first(&p->conns); n; n = rt_list_next(&p->conns, n)) {
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
         if (rt_conn_kind(pc->c) == RT_CONN_SSE && rt_str_eq(rt_str_c(pc->session), session))
             return pc;
     }
@@ -721,14 +785,15 @@ static void rt__proto_on_tick(rt_loop *loop, void *user)
 {
     static const char ping[] = "{\"type\":\"ping\"}";
     rt_proto *p = (rt_proto *)user;
-    rt_proto_conn *pc, *next;
+    rt_list *n, *next;
     int beat = loop->now - p->_last_ping >= p->cfg.heartbeat_ms;
     rt_presence_tick(&p->presence, loop->now);
     if (!beat)
         return;
     p->_last_ping = loop->now;
-    for (pc = p->conns; pc; pc = next) {
-        next = pc->next;
+    for (n = rt_list_first(&p->conns); n; n = next) {
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
+        next = rt_list_next(&p->conns, n); /* a send may close pc's connection */
         if (rt_conn_kind(pc->c) == RT_CONN_SSE)
             rt_conn_sse_send(pc->c, NULL, NULL, ping, sizeof ping - 1);
         else
@@ -780,10 +845,11 @@ rt_result rt_proto_init(rt_proto *p, rt_pubsub *ps, const rt_proto_config *cfg)
 
 void rt_proto_deinit(rt_proto *p)
 {
+    rt_list *n;
     rt_timer_stop(p->ps->srv->loop, &p->tick);
-    while (p->conns) { /* only if the server is still up: normally already empty */
-        rt_proto_conn *pc = p->conns;
-        p->conns = pc->next;
+    while ((n = rt_list_first(&p->conns)) != NULL) { /* normally empty by now */
+        rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
+        rt_list_unlink(n);
         rt_free(p->ps->srv->cfg.alloc, pc, sizeof *pc);
     }
     rt_presence_deinit(&p->presence);

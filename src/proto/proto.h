@@ -5,13 +5,18 @@
  * speak (examples/web/rt.js is such a client). The application stays in
  * charge: it forwards the server callbacks it wants handled by the protocol
  * (see examples/03_chat.c), and decides who may connect, join and publish
- * through three callbacks. Connections it serves carry an rt_proto state in
- * their user pointer (rt_conn_user); use rt_proto_user() for yours.
+ * through three callbacks. The connection's user pointer (rt_conn_user)
+ * stays the application's on every connection, the protocol's included: the
+ * protocol keeps its per-connection state in the connection's pubsub
+ * subscription (an rt_pubsub_sub whose encoder writes the "message" JSON
+ * below), so it costs the connection no field of its own. rt_proto_user(c)
+ * says whether the protocol serves c.
  */
 #ifndef RT_PROTO_H
 #define RT_PROTO_H
 
 #include "../base/json.h"
+#include "../base/list.h"
 #include "../model/presence.h"
 #include "../io/pubsub.h"
 
@@ -57,9 +62,16 @@ typedef struct rt_proto {
     rt_presence presence;     /* who is online and typing, per room */
     rt_proto_config cfg;
     rt_timer tick;            /* pings, presence and typing expiry */
-    rt_proto_conn *conns;     /* every client, WebSocket or SSE */
+    rt_list conns;            /* every client (rt_proto_conn), WebSocket or SSE */
     uint64_t _last_ping;      /* loop time of the last ping round */
     uint64_t _sessions;       /* server-chosen session ids so far */
+    /* The tokens of the request being handled: here rather than on the
+     * stack (20 bytes each), which keeps the protocol path within its 2 KiB
+     * stack budget (README, "Stack"). A request handled while another is
+     * (an application callback that feeds rt_proto_message) gets its own
+     * from the allocator. */
+    unsigned _handling;
+    rt_json_tok _toks[RT_PROTO_MAX_TOKENS];
 } rt_proto;
 
 /* Sets up the protocol on the rooms of ps. Deinit after rt_server_deinit. */
@@ -73,18 +85,21 @@ RT_API void rt_proto_deinit(rt_proto *p);
 RT_API int rt_proto_upgrade(rt_proto *p, rt_conn *c, const rt_http_request *req);
 /* From on_open: sends "connected". */
 RT_API void rt_proto_open(rt_proto *p, rt_conn *c);
-/* From on_message, for connections where rt_conn_json(c) is 1. */
+/* From on_message; does nothing for a connection the protocol does not
+ * serve (rt_proto_user(c) is NULL), so it may be called for every one. */
 RT_API void rt_proto_message(rt_proto *p, rt_conn *c, rt_str data);
 /* From on_rate_limited: answers with a rate_limited error. */
 RT_API void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_ms);
-/* From on_close, for connections where rt_conn_json(c) is 1: presence
- * leaves (after the grace period) and the state is freed. */
+/* From on_close: presence leaves (after the grace period) and the
+ * protocol's state for c is freed; nothing for other connections. */
 RT_API void rt_proto_close(rt_proto *p, rt_conn *c);
 /* From on_http: serves GET /rt/sse and POST /rt/send (SSE + POST
  * transport). Returns 0 when it answered, or a status (404 for other paths). */
 RT_API int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str body);
 
-/* The user id of a protocol connection, or NULL. Valid while it is open. */
+/* The user id of a connection the protocol serves (from rt_proto_upgrade
+ * or its SSE stream on, until rt_proto_close), or NULL for any other
+ * connection. Valid while it is open. */
 RT_API const char *rt_proto_user(const rt_conn *c);
 
 #ifdef __cplusplus
