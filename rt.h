@@ -653,6 +653,157 @@ RT_API rt_list *rt_list_last(const rt_list *head);
 #endif /* RT_LIST_H */
 /* ==== End src/base/list.h ==== */
 
+/* ==== Begin src/base/hash.h ==== */ // >>hash
+/* hash.h - the intrusive chained hash table every module shares.
+ *
+ * A struct that can be in a table embeds an rt_hash_node; the table is an
+ * array of chains, a power of two of them, picked by the low bits of each
+ * node's 32-bit hash. The caller computes the hash (with its own seed: the
+ * table has none) and compares keys itself: a lookup walks the nodes whose
+ * stored hash matches, so a key is compared only on a full 32-bit match and
+ * never hashed again, not on growth, not on removal.
+ *
+ * The table does not count its entries: every user already keeps that count
+ * (usually in a public field), so it is passed in where it matters, to
+ * rt_hash_reserve and rt_hash_shrink. Reserve before inserting, and the
+ * insert cannot fail: a model can then make every allocation before it
+ * changes anything. Only the bucket array is allocated; an all-zero table
+ * is empty and holds no memory.
+ *
+ *     struct user { rt_str id; rt_hash_node node; };
+ *     if (rt_hash_reserve(&t, a, n_users + 1) != RT_OK) return RT_E_NOMEM;
+ *     rt_hash_insert(&t, &u->node, hash(u->id));
+ *     for (x = rt_hash_find(&t, h); x; x = rt_hash_find_next(x))
+ *         if (rt_str_eq(RT_HASH_ENTRY(x, struct user, node)->id, id)) ...
+ */
+#ifndef RT_HASH_H
+#define RT_HASH_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_hash_node {
+    struct rt_hash_node *_next; /* the rest of the chain */
+    uint32_t hash;              /* read-only: as given to rt_hash_insert */
+} rt_hash_node;
+
+typedef struct rt_hash {
+    rt_hash_node **_buckets; /* NULL, or _n_buckets chains */
+    size_t _n_buckets;       /* 0 or a power of two, at least 16 */
+} rt_hash;
+
+/* The struct of type T whose member M is the node x. */
+#define RT_HASH_ENTRY(x, T, M) ((T *)(void *)((char *)(x) - offsetof(T, M)))
+
+/* Makes room for n entries at one per bucket on average, doubling. A table
+ * that already has buckets keeps working with longer chains when growing
+ * fails, so this is RT_E_NOMEM only for a table with no bucket array yet
+ * (or an n too large to represent); else RT_OK. */
+RT_API rt_result rt_hash_reserve(rt_hash *t, const rt_allocator *a, size_t n);
+/* Gives memory back when n entries (what is left) fill a quarter of the
+ * buckets or less: halves, in one step, down to the size that fits n, never
+ * below 16 buckets. A failed allocation keeps the bigger array. Not while
+ * walking the table with rt_hash_first/next. */
+RT_API void rt_hash_shrink(rt_hash *t, const rt_allocator *a, size_t n);
+/* Frees the bucket array (not the entries) and leaves t all-zero. */
+RT_API void rt_hash_deinit(rt_hash *t, const rt_allocator *a);
+
+/* Adds x with that hash (x must be in no table). Needs a bucket array:
+ * rt_hash_reserve first. Never allocates. Equal keys are the caller's to
+ * refuse; the table keeps whatever it is given. */
+RT_API void rt_hash_insert(rt_hash *t, rt_hash_node *x, uint32_t hash);
+/* Takes x out of t, walking x's chain only (x must be in t). */
+RT_API void rt_hash_remove(rt_hash *t, rt_hash_node *x);
+
+/* The first node whose hash is `hash`, or NULL. */
+RT_API rt_hash_node *rt_hash_find(const rt_hash *t, uint32_t hash);
+/* The next node after x with x's hash, or NULL. */
+RT_API rt_hash_node *rt_hash_find_next(const rt_hash_node *x);
+
+/* Every node, in no particular order: the first, or NULL when empty. */
+RT_API rt_hash_node *rt_hash_first(const rt_hash *t);
+/* The node after x, or NULL at the end. A loop that removes or frees x
+ * reads the next node first; it must not insert or resize meanwhile. */
+RT_API rt_hash_node *rt_hash_next(const rt_hash *t, const rt_hash_node *x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_HASH_H */
+/* ==== End src/base/hash.h ==== */
+
+/* ==== Begin src/base/heap.h ==== */ // >>heap
+/* heap.h - the binary min-heap every module shares (timers, deadlines).
+ *
+ * The heap holds pointers to the caller's structs, least key first. Each
+ * struct keeps its own key (a uint64_t, compared with <) and its own place
+ * in the heap (a size_t), at offsets given once to rt_heap_init: any struct
+ * with two such fields fits as it is, the loop's public rt_timer included,
+ * and a comparison costs the same one load through the element pointer as
+ * a heap written for one type. Knowing its place lets an element be
+ * removed, or its key changed, in O(log n) without a search.
+ *
+ * The place field is 0 while the element is in no heap and its position
+ * plus one while it is in one, so a zeroed struct is "not in a heap". Only
+ * the pointer array is allocated, by rt_heap_reserve; rt_heap_insert then
+ * cannot fail, so a caller can reserve early and arm timers in paths that
+ * must not fail. Equal keys come out in no set order.
+ *
+ *     struct job { uint64_t due; size_t at; };
+ *     rt_heap_init(&h, offsetof(struct job, due), offsetof(struct job, at));
+ *     if (rt_heap_reserve(&h, a, h.n + 1) == RT_OK) rt_heap_insert(&h, &j);
+ *     while ((next = (struct job *)rt_heap_min(&h)) && next->due <= now) ...
+ */
+#ifndef RT_HEAP_H
+#define RT_HEAP_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_heap {
+    void **_items;     /* the elements; the least key at [0] */
+    size_t n;          /* read-only: elements in the heap */
+    size_t _cap;       /* entries _items has room for */
+    uint32_t _key_at;  /* offset of the uint64_t key in an element */
+    uint32_t _slot_at; /* offset of the size_t place in an element */
+} rt_heap;
+
+/* An empty heap over elements that keep their key and place at these
+ * offsets (offsetof). Allocates nothing. */
+RT_API void rt_heap_init(rt_heap *h, size_t key_offset, size_t slot_offset);
+/* Frees the pointer array; the elements are the caller's. Leaves h empty. */
+RT_API void rt_heap_deinit(rt_heap *h, const rt_allocator *a);
+
+/* Makes room for n elements, doubling from 8. RT_OK or RT_E_NOMEM (h
+ * unchanged). */
+RT_API rt_result rt_heap_reserve(rt_heap *h, const rt_allocator *a, size_t n);
+/* Gives memory back when n elements (what must stay reserved, at least
+ * h->n) fill a quarter of the room or less: halves, in one step, down to
+ * the room that fits n, never below 16. A failed allocation keeps it. */
+RT_API void rt_heap_shrink(rt_heap *h, const rt_allocator *a, size_t n);
+
+/* Adds e (in no heap) by its current key. Needs room (rt_heap_reserve);
+ * never allocates. */
+RT_API void rt_heap_insert(rt_heap *h, void *e);
+/* Takes e out of h; an element in no heap is left alone. */
+RT_API void rt_heap_remove(rt_heap *h, void *e);
+/* Puts e (in h) back in order after its key changed, up or down. */
+RT_API void rt_heap_update(rt_heap *h, void *e);
+/* The element with the least key, or NULL when h is empty. Borrowed. */
+RT_API void *rt_heap_min(const rt_heap *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_HEAP_H */
+/* ==== End src/base/heap.h ==== */
+
 /* ==== Begin src/codec/http.h ==== */ // >>http
 /* http.h - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
  *
@@ -1651,8 +1802,7 @@ struct rt_loop {
     void *_ready;               /* poll only: this step's events, snapshotted */
     size_t _ready_cap;
     int _epfd;                  /* epoll only, else -1 */
-    rt_timer **_heap;
-    size_t _heap_len, _heap_cap;
+    rt_heap _timers;            /* active timers, by `when` */
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
     rt_loop_hook *_hook_next;   /* the next hook of a run in progress */
@@ -3603,6 +3753,288 @@ rt_list *rt_list_last(const rt_list *head)
     return rt_list_linked(head) ? head->prev : NULL;
 }
 /* ==== End src/base/list.c ==== */
+
+/* ==== Begin src/base/hash.c ==== */ // >>hash
+/* hash.c - the shared intrusive hash table (see hash.h).
+ *
+ * Chains are singly linked: removal walks one chain, which the load limit
+ * (at most one entry per bucket on average) keeps short, and a node costs
+ * one pointer plus its hash. Growing and shrinking move every node into a
+ * fresh array by its stored hash; a new array is allocated before the old
+ * one is let go, so a failure leaves the table as it was.
+ */
+
+#define RT__HASH_MIN_BUCKETS 16u
+
+static rt_hash_node **rt__hash_bucket(const rt_hash *t, uint32_t hash)
+{
+    return &t->_buckets[hash & (t->_n_buckets - 1)];
+}
+
+/* Moves every node into a new array of n buckets. RT_E_NOMEM (t unchanged)
+ * when it cannot be allocated. */
+static rt_result rt__hash_resize(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    rt_hash old = *t;
+    rt_hash_node *x, *next, **b;
+    size_t i;
+    b = n <= SIZE_MAX / sizeof *b ? (rt_hash_node **)rt_alloc(a, n * sizeof *b) : NULL;
+    if (!b)
+        return RT_E_NOMEM;
+    for (i = 0; i < n; i++)
+        b[i] = NULL;
+    t->_buckets = b;
+    t->_n_buckets = n;
+    for (i = 0; i < old._n_buckets; i++) {
+        for (x = old._buckets[i]; x; x = next) {
+            next = x->_next;
+            x->_next = *rt__hash_bucket(t, x->hash);
+            *rt__hash_bucket(t, x->hash) = x;
+        }
+    }
+    rt_free(a, old._buckets, old._n_buckets * sizeof *b);
+    return RT_OK;
+}
+
+rt_result rt_hash_reserve(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    size_t size = t->_n_buckets > 0 ? t->_n_buckets : RT__HASH_MIN_BUCKETS;
+    if (t->_buckets && n <= t->_n_buckets)
+        return RT_OK;
+    while (size < n && size <= SIZE_MAX / 2)
+        size *= 2;
+    if (size < n || rt__hash_resize(t, a, size) != RT_OK)
+        return t->_buckets ? RT_OK : RT_E_NOMEM;
+    return RT_OK;
+}
+
+void rt_hash_shrink(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    size_t size = t->_n_buckets;
+    while (size > RT__HASH_MIN_BUCKETS && n <= size / 4)
+        size /= 2;
+    if (size < t->_n_buckets)
+        rt__hash_resize(t, a, size); /* on failure the bigger array stays */
+}
+
+void rt_hash_deinit(rt_hash *t, const rt_allocator *a)
+{
+    rt_free(a, t->_buckets, t->_n_buckets * sizeof *t->_buckets);
+    t->_buckets = NULL;
+    t->_n_buckets = 0;
+}
+
+void rt_hash_insert(rt_hash *t, rt_hash_node *x, uint32_t hash)
+{
+    rt_hash_node **b;
+    RT_ASSERT(t->_buckets != NULL);
+    b = rt__hash_bucket(t, hash);
+    x->hash = hash;
+    x->_next = *b;
+    *b = x;
+}
+
+void rt_hash_remove(rt_hash *t, rt_hash_node *x)
+{
+    rt_hash_node **pp = rt__hash_bucket(t, x->hash);
+    while (*pp != x) {
+        RT_ASSERT(*pp != NULL); /* x was not in t */
+        pp = &(*pp)->_next;
+    }
+    *pp = x->_next;
+    x->_next = NULL;
+}
+
+/* x itself when it has that hash, else the next node of its chain that has. */
+static rt_hash_node *rt__hash_match(rt_hash_node *x, uint32_t hash)
+{
+    while (x && x->hash != hash)
+        x = x->_next;
+    return x;
+}
+
+rt_hash_node *rt_hash_find(const rt_hash *t, uint32_t hash)
+{
+    return t->_buckets ? rt__hash_match(*rt__hash_bucket(t, hash), hash) : NULL;
+}
+
+rt_hash_node *rt_hash_find_next(const rt_hash_node *x)
+{
+    return rt__hash_match(x->_next, x->hash);
+}
+
+/* The head of the first non-empty chain at bucket i or after it. */
+static rt_hash_node *rt__hash_from(const rt_hash *t, size_t i)
+{
+    for (; i < t->_n_buckets; i++) {
+        if (t->_buckets[i])
+            return t->_buckets[i];
+    }
+    return NULL;
+}
+
+rt_hash_node *rt_hash_first(const rt_hash *t)
+{
+    return rt__hash_from(t, 0);
+}
+
+rt_hash_node *rt_hash_next(const rt_hash *t, const rt_hash_node *x)
+{
+    return x->_next ? x->_next : rt__hash_from(t, (x->hash & (t->_n_buckets - 1)) + 1);
+}
+/* ==== End src/base/hash.c ==== */
+
+/* ==== Begin src/base/heap.c ==== */ // >>heap
+/* heap.c - the shared binary min-heap (see heap.h).
+ *
+ * Array layout: the children of [i] are [2i+1] and [2i+2]. An element that
+ * moves is written once, at its final place, with its place field: the
+ * sifts carry it in a local and shift the others over it.
+ */
+
+#define RT__HEAP_MIN_CAP 8u
+
+static uint64_t rt__heap_key(const rt_heap *h, const void *e)
+{
+    return *(const uint64_t *)(const void *)((const char *)e + h->_key_at);
+}
+
+static size_t *rt__heap_slot(const rt_heap *h, void *e)
+{
+    return (size_t *)(void *)((char *)e + h->_slot_at);
+}
+
+static void rt__heap_put(rt_heap *h, size_t i, void *e)
+{
+    h->_items[i] = e;
+    *rt__heap_slot(h, e) = i + 1;
+}
+
+/* Moves the element at i towards the root while its parent's key is greater. */
+static void rt__heap_up(rt_heap *h, size_t i)
+{
+    void *e = h->_items[i];
+    uint64_t k = rt__heap_key(h, e);
+    while (i > 0 && rt__heap_key(h, h->_items[(i - 1) / 2]) > k) {
+        rt__heap_put(h, i, h->_items[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    rt__heap_put(h, i, e);
+}
+
+/* Moves the element at i towards the leaves while a child's key is less. */
+static void rt__heap_down(rt_heap *h, size_t i)
+{
+    void *e = h->_items[i];
+    uint64_t k = rt__heap_key(h, e);
+    size_t c;
+    while ((c = 2 * i + 1) < h->n) {
+        if (c + 1 < h->n && rt__heap_key(h, h->_items[c + 1]) < rt__heap_key(h, h->_items[c]))
+            c++;
+        if (k <= rt__heap_key(h, h->_items[c]))
+            break;
+        rt__heap_put(h, i, h->_items[c]);
+        i = c;
+    }
+    rt__heap_put(h, i, e);
+}
+
+/* Restores order around i, whose key changed in either direction. */
+static void rt__heap_fix(rt_heap *h, size_t i)
+{
+    if (i > 0 && rt__heap_key(h, h->_items[i]) < rt__heap_key(h, h->_items[(i - 1) / 2]))
+        rt__heap_up(h, i);
+    else
+        rt__heap_down(h, i);
+}
+
+void rt_heap_init(rt_heap *h, size_t key_offset, size_t slot_offset)
+{
+    RT_ASSERT(key_offset <= UINT32_MAX && slot_offset <= UINT32_MAX);
+    h->_items = NULL;
+    h->n = h->_cap = 0;
+    h->_key_at = (uint32_t)key_offset;
+    h->_slot_at = (uint32_t)slot_offset;
+}
+
+void rt_heap_deinit(rt_heap *h, const rt_allocator *a)
+{
+    rt_free(a, h->_items, h->_cap * sizeof *h->_items);
+    h->_items = NULL;
+    h->n = h->_cap = 0;
+}
+
+/* Reallocates the array to cap entries (cap >= h->n). */
+static rt_result rt__heap_resize(rt_heap *h, const rt_allocator *a, size_t cap)
+{
+    size_t sz = sizeof *h->_items;
+    void *p;
+    if (cap > SIZE_MAX / sz)
+        return RT_E_NOMEM;
+    p = h->_items ? rt_realloc(a, h->_items, h->_cap * sz, cap * sz) : rt_alloc(a, cap * sz);
+    if (!p)
+        return RT_E_NOMEM;
+    h->_items = (void **)p;
+    h->_cap = cap;
+    return RT_OK;
+}
+
+rt_result rt_heap_reserve(rt_heap *h, const rt_allocator *a, size_t n)
+{
+    size_t cap = h->_cap > 0 ? h->_cap : RT__HEAP_MIN_CAP;
+    if (n <= h->_cap)
+        return RT_OK;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2)
+            return RT_E_NOMEM;
+        cap *= 2;
+    }
+    return rt__heap_resize(h, a, cap);
+}
+
+void rt_heap_shrink(rt_heap *h, const rt_allocator *a, size_t n)
+{
+    size_t cap = h->_cap;
+    if (n < h->n)
+        n = h->n;
+    while (cap > 2 * RT__HEAP_MIN_CAP && n <= cap / 4)
+        cap /= 2;
+    if (cap < h->_cap)
+        rt__heap_resize(h, a, cap); /* on failure the bigger array stays */
+}
+
+void rt_heap_insert(rt_heap *h, void *e)
+{
+    RT_ASSERT(h->n < h->_cap && *rt__heap_slot(h, e) == 0);
+    h->_items[h->n] = e;
+    rt__heap_up(h, h->n++);
+}
+
+void rt_heap_remove(rt_heap *h, void *e)
+{
+    size_t *slot = rt__heap_slot(h, e), i = *slot;
+    void *last;
+    if (i == 0)
+        return;
+    *slot = 0;
+    last = h->_items[--h->n];
+    if (last != e) {
+        h->_items[i - 1] = last;
+        rt__heap_fix(h, i - 1);
+    }
+}
+
+void rt_heap_update(rt_heap *h, void *e)
+{
+    RT_ASSERT(*rt__heap_slot(h, e) != 0);
+    rt__heap_fix(h, *rt__heap_slot(h, e) - 1);
+}
+
+void *rt_heap_min(const rt_heap *h)
+{
+    return h->n > 0 ? h->_items[0] : NULL;
+}
+/* ==== End src/base/heap.c ==== */
 
 /* ==== Begin src/codec/http.c ==== */ // >>http
 /* http.c - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
@@ -7066,6 +7498,7 @@ static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
     loop->alloc = alloc;
     loop->_epfd = -1;
     loop->_wake[0] = loop->_wake[1] = -1;
+    rt_heap_init(&loop->_timers, offsetof(rt_timer, when), offsetof(rt_timer, _heap_index));
 }
 
 rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
@@ -7094,96 +7527,35 @@ void rt_loop_deinit(rt_loop *loop)
     if (loop->_wake[1] >= 0)
         close(loop->_wake[1]);
     rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
-    rt_free(alloc, loop->_heap, loop->_heap_cap * sizeof(rt_timer *));
+    rt_heap_deinit(&loop->_timers, alloc);
     rt__loop_reset(loop, alloc);
 }
 
-/* ---- timers: a binary min-heap on `when` ----------------------------------
+/* ---- timers: the shared min-heap on `when` ---------------------------------
  * Each timer stores its position (+1, so 0 means inactive), which lets stop
  * and restart find it without a search: both are O(log n). */
-
-static void rt__heap_set(rt_loop *loop, size_t i, rt_timer *t)
-{
-    loop->_heap[i] = t;
-    t->_heap_index = i + 1;
-}
-
-static void rt__heap_up(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->_heap[parent]->when <= t->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[parent]);
-        i = parent;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-static void rt__heap_down(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    size_t n = loop->_heap_len;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && loop->_heap[c + 1]->when < loop->_heap[c]->when)
-            c++;
-        if (t->when <= loop->_heap[c]->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[c]);
-        i = c;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-/* Restores the heap after the key at i changed in either direction. */
-static void rt__heap_fix(rt_loop *loop, size_t i)
-{
-    if (i > 0 && loop->_heap[i]->when < loop->_heap[(i - 1) / 2]->when)
-        rt__heap_up(loop, i);
-    else
-        rt__heap_down(loop, i);
-}
 
 rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms, uint32_t repeat_ms,
                          rt_timer_fn fn, void *user)
 {
     RT_ASSERT(fn != NULL);
-    if (!t->_heap_index) {
-        void *q = rt__loop_grow(loop, (void *)loop->_heap, &loop->_heap_cap,
-                                loop->_heap_len + 1, sizeof(rt_timer *));
-        if (!q)
-            return RT_E_NOMEM;
-        loop->_heap = (rt_timer **)q;
-    }
+    if (!t->_heap_index &&
+        rt_heap_reserve(&loop->_timers, loop->alloc, loop->_timers.n + 1) != RT_OK)
+        return RT_E_NOMEM;
     t->when = loop->now + after_ms;
     t->repeat_ms = repeat_ms;
     t->fn = fn;
     t->user = user;
-    if (t->_heap_index) {
-        rt__heap_fix(loop, t->_heap_index - 1);
-        return RT_OK;
-    }
-    rt__heap_set(loop, loop->_heap_len++, t);
-    rt__heap_up(loop, loop->_heap_len - 1);
+    if (t->_heap_index)
+        rt_heap_update(&loop->_timers, t);
+    else
+        rt_heap_insert(&loop->_timers, t);
     return RT_OK;
 }
 
 void rt_timer_stop(rt_loop *loop, rt_timer *t)
 {
-    size_t i = t->_heap_index;
-    rt_timer *last;
-    if (!i)
-        return;
-    t->_heap_index = 0;
-    last = loop->_heap[--loop->_heap_len];
-    if (last == t)
-        return;
-    rt__heap_set(loop, i - 1, last);
-    rt__heap_fix(loop, i - 1);
+    rt_heap_remove(&loop->_timers, t);
 }
 
 int rt_timer_active(const rt_timer *t)
@@ -7200,7 +7572,7 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
     t->when += t->repeat_ms;
     if (t->when <= loop->now)
         t->when = loop->now + t->repeat_ms;
-    rt__heap_down(loop, 0);
+    rt_heap_update(&loop->_timers, t);
 }
 
 /* Runs the timers due at loop->now, earliest first. The budget (the heap
@@ -7208,10 +7580,11 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
  * 0 ms would otherwise keep this loop spinning; it runs again next step. */
 static int rt__timer_run(rt_loop *loop)
 {
-    size_t budget = loop->_heap_len;
+    size_t budget = loop->_timers.n;
     int ran = 0;
-    while (budget > 0 && loop->_heap_len > 0 && loop->_heap[0]->when <= loop->now) {
-        rt_timer *t = loop->_heap[0];
+    rt_timer *t;
+    while (budget > 0 && (t = (rt_timer *)rt_heap_min(&loop->_timers)) != NULL &&
+           t->when <= loop->now) {
         if (t->repeat_ms)
             rt__timer_rearm(loop, t);
         else
@@ -7228,11 +7601,11 @@ static int rt__timer_run(rt_loop *loop)
 /* The wait for this step: the caller's limit, shortened to the next timer. */
 static int rt__loop_timeout(const rt_loop *loop, int timeout_ms)
 {
-    uint64_t wait, when;
-    if (loop->_heap_len == 0)
+    const rt_timer *next = (const rt_timer *)rt_heap_min(&loop->_timers);
+    uint64_t wait;
+    if (!next)
         return timeout_ms < 0 ? -1 : timeout_ms;
-    when = loop->_heap[0]->when;
-    wait = when > loop->now ? when - loop->now : 0;
+    wait = next->when > loop->now ? next->when - loop->now : 0;
     if (timeout_ms >= 0 && (uint64_t)timeout_ms < wait)
         wait = (uint64_t)timeout_ms;
     return wait > INT_MAX ? INT_MAX : (int)wait;
