@@ -48,6 +48,8 @@ MODULES = [
     ("base/utf8", None),
     ("base/json", None),
     ("base/list", None),
+    ("base/hash", None),
+    ("base/heap", None),
     # 2. codecs (sans-IO)
     ("codec/http", None),
     ("codec/ws", None),

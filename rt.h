@@ -715,6 +715,157 @@ RT_API rt_list *rt_list_last(const rt_list *head);
 #endif /* RT_LIST_H */
 /* ==== End src/base/list.h ==== */
 
+/* ==== Begin src/base/hash.h ==== */ // >>hash
+/* hash.h - the intrusive chained hash table every module shares.
+ *
+ * A struct that can be in a table embeds an rt_hash_node; the table is an
+ * array of chains, a power of two of them, picked by the low bits of each
+ * node's 32-bit hash. The caller computes the hash (with its own seed: the
+ * table has none) and compares keys itself: a lookup walks the nodes whose
+ * stored hash matches, so a key is compared only on a full 32-bit match and
+ * never hashed again, not on growth, not on removal.
+ *
+ * The table does not count its entries: every user already keeps that count
+ * (usually in a public field), so it is passed in where it matters, to
+ * rt_hash_reserve and rt_hash_shrink. Reserve before inserting, and the
+ * insert cannot fail: a model can then make every allocation before it
+ * changes anything. Only the bucket array is allocated; an all-zero table
+ * is empty and holds no memory.
+ *
+ *     struct user { rt_str id; rt_hash_node node; };
+ *     if (rt_hash_reserve(&t, a, n_users + 1) != RT_OK) return RT_E_NOMEM;
+ *     rt_hash_insert(&t, &u->node, hash(u->id));
+ *     for (x = rt_hash_find(&t, h); x; x = rt_hash_find_next(x))
+ *         if (rt_str_eq(RT_HASH_ENTRY(x, struct user, node)->id, id)) ...
+ */
+#ifndef RT_HASH_H
+#define RT_HASH_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_hash_node {
+    struct rt_hash_node *_next; /* the rest of the chain */
+    uint32_t hash;              /* read-only: as given to rt_hash_insert */
+} rt_hash_node;
+
+typedef struct rt_hash {
+    rt_hash_node **_buckets; /* NULL, or _n_buckets chains */
+    size_t _n_buckets;       /* 0 or a power of two, at least 16 */
+} rt_hash;
+
+/* The struct of type T whose member M is the node x. */
+#define RT_HASH_ENTRY(x, T, M) ((T *)(void *)((char *)(x) - offsetof(T, M)))
+
+/* Makes room for n entries at one per bucket on average, doubling. A table
+ * that already has buckets keeps working with longer chains when growing
+ * fails, so this is RT_E_NOMEM only for a table with no bucket array yet
+ * (or an n too large to represent); else RT_OK. */
+RT_API rt_result rt_hash_reserve(rt_hash *t, const rt_allocator *a, size_t n);
+/* Gives memory back when n entries (what is left) fill a quarter of the
+ * buckets or less: halves, in one step, down to the size that fits n, never
+ * below 16 buckets. A failed allocation keeps the bigger array. Not while
+ * walking the table with rt_hash_first/next. */
+RT_API void rt_hash_shrink(rt_hash *t, const rt_allocator *a, size_t n);
+/* Frees the bucket array (not the entries) and leaves t all-zero. */
+RT_API void rt_hash_deinit(rt_hash *t, const rt_allocator *a);
+
+/* Adds x with that hash (x must be in no table). Needs a bucket array:
+ * rt_hash_reserve first. Never allocates. Equal keys are the caller's to
+ * refuse; the table keeps whatever it is given. */
+RT_API void rt_hash_insert(rt_hash *t, rt_hash_node *x, uint32_t hash);
+/* Takes x out of t, walking x's chain only (x must be in t). */
+RT_API void rt_hash_remove(rt_hash *t, rt_hash_node *x);
+
+/* The first node whose hash is `hash`, or NULL. */
+RT_API rt_hash_node *rt_hash_find(const rt_hash *t, uint32_t hash);
+/* The next node after x with x's hash, or NULL. */
+RT_API rt_hash_node *rt_hash_find_next(const rt_hash_node *x);
+
+/* Every node, in no particular order: the first, or NULL when empty. */
+RT_API rt_hash_node *rt_hash_first(const rt_hash *t);
+/* The node after x, or NULL at the end. A loop that removes or frees x
+ * reads the next node first; it must not insert or resize meanwhile. */
+RT_API rt_hash_node *rt_hash_next(const rt_hash *t, const rt_hash_node *x);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_HASH_H */
+/* ==== End src/base/hash.h ==== */
+
+/* ==== Begin src/base/heap.h ==== */ // >>heap
+/* heap.h - the binary min-heap every module shares (timers, deadlines).
+ *
+ * The heap holds pointers to the caller's structs, least key first. Each
+ * struct keeps its own key (a uint64_t, compared with <) and its own place
+ * in the heap (a size_t), at offsets given once to rt_heap_init: any struct
+ * with two such fields fits as it is, the loop's public rt_timer included,
+ * and a comparison costs the same one load through the element pointer as
+ * a heap written for one type. Knowing its place lets an element be
+ * removed, or its key changed, in O(log n) without a search.
+ *
+ * The place field is 0 while the element is in no heap and its position
+ * plus one while it is in one, so a zeroed struct is "not in a heap". Only
+ * the pointer array is allocated, by rt_heap_reserve; rt_heap_insert then
+ * cannot fail, so a caller can reserve early and arm timers in paths that
+ * must not fail. Equal keys come out in no set order.
+ *
+ *     struct job { uint64_t due; size_t at; };
+ *     rt_heap_init(&h, offsetof(struct job, due), offsetof(struct job, at));
+ *     if (rt_heap_reserve(&h, a, h.n + 1) == RT_OK) rt_heap_insert(&h, &j);
+ *     while ((next = (struct job *)rt_heap_min(&h)) && next->due <= now) ...
+ */
+#ifndef RT_HEAP_H
+#define RT_HEAP_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rt_heap {
+    void **_items;     /* the elements; the least key at [0] */
+    size_t n;          /* read-only: elements in the heap */
+    size_t _cap;       /* entries _items has room for */
+    uint32_t _key_at;  /* offset of the uint64_t key in an element */
+    uint32_t _slot_at; /* offset of the size_t place in an element */
+} rt_heap;
+
+/* An empty heap over elements that keep their key and place at these
+ * offsets (offsetof). Allocates nothing. */
+RT_API void rt_heap_init(rt_heap *h, size_t key_offset, size_t slot_offset);
+/* Frees the pointer array; the elements are the caller's. Leaves h empty. */
+RT_API void rt_heap_deinit(rt_heap *h, const rt_allocator *a);
+
+/* Makes room for n elements, doubling from 8. RT_OK or RT_E_NOMEM (h
+ * unchanged). */
+RT_API rt_result rt_heap_reserve(rt_heap *h, const rt_allocator *a, size_t n);
+/* Gives memory back when n elements (what must stay reserved, at least
+ * h->n) fill a quarter of the room or less: halves, in one step, down to
+ * the room that fits n, never below 16. A failed allocation keeps it. */
+RT_API void rt_heap_shrink(rt_heap *h, const rt_allocator *a, size_t n);
+
+/* Adds e (in no heap) by its current key. Needs room (rt_heap_reserve);
+ * never allocates. */
+RT_API void rt_heap_insert(rt_heap *h, void *e);
+/* Takes e out of h; an element in no heap is left alone. */
+RT_API void rt_heap_remove(rt_heap *h, void *e);
+/* Puts e (in h) back in order after its key changed, up or down. */
+RT_API void rt_heap_update(rt_heap *h, void *e);
+/* The element with the least key, or NULL when h is empty. Borrowed. */
+RT_API void *rt_heap_min(const rt_heap *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_HEAP_H */
+/* ==== End src/base/heap.h ==== */
+
 /* ==== Begin src/codec/http.h ==== */ // >>http
 /* http.h - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
  *
@@ -1268,8 +1419,7 @@ typedef struct rt_room {
     size_t history_bytes; /* what they occupy, as history_max_bytes counts it */
     /* private */
     struct rt_rooms *_rs;
-    struct rt_room *_next; /* hash chain */
-    uint32_t _hash;
+    rt_hash_node _node;    /* in the registry's table, by name */
     unsigned _walks;       /* rt_room_each calls in progress */
     struct rt_room_membership **_slots; /* dense; NULL holes only during walks */
     size_t _n_slots, _cap_slots, _holes;
@@ -1283,8 +1433,7 @@ typedef struct rt_rooms {
     size_t n_rooms;             /* read-only */
     size_t history_bytes;       /* read-only: sum over the rooms */
     /* private */
-    rt_room **_buckets;
-    size_t _n_buckets;
+    rt_hash _rooms;
     uint64_t _epoch_state;
 } rt_rooms;
 
@@ -1336,7 +1485,7 @@ typedef struct rt_room_member {
     void *sub;
     size_t n_rooms; /* read-only */
     /* private */
-    struct rt_room_membership *_first;
+    rt_list _rooms; /* its memberships, the latest join first */
 } rt_room_member;
 
 RT_API void rt_room_member_init(rt_room_member *m, void *user);
@@ -1551,15 +1700,6 @@ typedef struct rt_presence_settings {
     uint64_t typing_ms;
 } rt_presence_settings;
 
-struct rt_presence_node;  /* private: an entry of a hash table */
-struct rt_presence_timer; /* private: a deadline in the heap */
-
-/* Private: a chained hash table; _n_b is 0 or a power of two. */
-typedef struct rt_presence_table {
-    struct rt_presence_node **_b;
-    size_t _n_b;
-} rt_presence_table;
-
 /* The registry: caller-owned, must not be moved or copied after init. */
 typedef struct rt_presence {
     rt_presence_settings settings; /* read-only after init, except as noted */
@@ -1567,9 +1707,8 @@ typedef struct rt_presence {
     size_t n_users;                /* read-only: users, summed over rooms */
     size_t n_conns;                /* read-only: connections in some room */
     /* private */
-    rt_presence_table _rooms, _users, _conns;
-    struct rt_presence_timer **_heap; /* min-heap on the deadline */
-    size_t _n_heap, _cap_heap;
+    rt_hash _rooms, _users, _conns;
+    rt_heap _deadlines; /* the users' armed timers, by deadline */
     unsigned _busy; /* callbacks in progress: changes are caller bugs then */
 } rt_presence;
 
@@ -1720,8 +1859,7 @@ struct rt_loop {
     void *_ready;               /* poll only: this step's events, snapshotted */
     size_t _ready_cap;
     int _epfd;                  /* epoll only, else -1 */
-    rt_timer **_heap;
-    size_t _heap_len, _heap_cap;
+    rt_heap _timers;            /* active timers, by `when` */
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
     rt_loop_hook *_hook_next;   /* the next hook of a run in progress */
@@ -3757,6 +3895,288 @@ rt_list *rt_list_last(const rt_list *head)
 }
 /* ==== End src/base/list.c ==== */
 
+/* ==== Begin src/base/hash.c ==== */ // >>hash
+/* hash.c - the shared intrusive hash table (see hash.h).
+ *
+ * Chains are singly linked: removal walks one chain, which the load limit
+ * (at most one entry per bucket on average) keeps short, and a node costs
+ * one pointer plus its hash. Growing and shrinking move every node into a
+ * fresh array by its stored hash; a new array is allocated before the old
+ * one is let go, so a failure leaves the table as it was.
+ */
+
+#define RT__HASH_MIN_BUCKETS 16u
+
+static rt_hash_node **rt__hash_bucket(const rt_hash *t, uint32_t hash)
+{
+    return &t->_buckets[hash & (t->_n_buckets - 1)];
+}
+
+/* Moves every node into a new array of n buckets. RT_E_NOMEM (t unchanged)
+ * when it cannot be allocated. */
+static rt_result rt__hash_resize(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    rt_hash old = *t;
+    rt_hash_node *x, *next, **b;
+    size_t i;
+    b = n <= SIZE_MAX / sizeof *b ? (rt_hash_node **)rt_alloc(a, n * sizeof *b) : NULL;
+    if (!b)
+        return RT_E_NOMEM;
+    for (i = 0; i < n; i++)
+        b[i] = NULL;
+    t->_buckets = b;
+    t->_n_buckets = n;
+    for (i = 0; i < old._n_buckets; i++) {
+        for (x = old._buckets[i]; x; x = next) {
+            next = x->_next;
+            x->_next = *rt__hash_bucket(t, x->hash);
+            *rt__hash_bucket(t, x->hash) = x;
+        }
+    }
+    rt_free(a, old._buckets, old._n_buckets * sizeof *b);
+    return RT_OK;
+}
+
+rt_result rt_hash_reserve(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    size_t size = t->_n_buckets > 0 ? t->_n_buckets : RT__HASH_MIN_BUCKETS;
+    if (t->_buckets && n <= t->_n_buckets)
+        return RT_OK;
+    while (size < n && size <= SIZE_MAX / 2)
+        size *= 2;
+    if (size < n || rt__hash_resize(t, a, size) != RT_OK)
+        return t->_buckets ? RT_OK : RT_E_NOMEM;
+    return RT_OK;
+}
+
+void rt_hash_shrink(rt_hash *t, const rt_allocator *a, size_t n)
+{
+    size_t size = t->_n_buckets;
+    while (size > RT__HASH_MIN_BUCKETS && n <= size / 4)
+        size /= 2;
+    if (size < t->_n_buckets)
+        rt__hash_resize(t, a, size); /* on failure the bigger array stays */
+}
+
+void rt_hash_deinit(rt_hash *t, const rt_allocator *a)
+{
+    rt_free(a, t->_buckets, t->_n_buckets * sizeof *t->_buckets);
+    t->_buckets = NULL;
+    t->_n_buckets = 0;
+}
+
+void rt_hash_insert(rt_hash *t, rt_hash_node *x, uint32_t hash)
+{
+    rt_hash_node **b;
+    RT_ASSERT(t->_buckets != NULL);
+    b = rt__hash_bucket(t, hash);
+    x->hash = hash;
+    x->_next = *b;
+    *b = x;
+}
+
+void rt_hash_remove(rt_hash *t, rt_hash_node *x)
+{
+    rt_hash_node **pp = rt__hash_bucket(t, x->hash);
+    while (*pp != x) {
+        RT_ASSERT(*pp != NULL); /* x was not in t */
+        pp = &(*pp)->_next;
+    }
+    *pp = x->_next;
+    x->_next = NULL;
+}
+
+/* x itself when it has that hash, else the next node of its chain that has. */
+static rt_hash_node *rt__hash_match(rt_hash_node *x, uint32_t hash)
+{
+    while (x && x->hash != hash)
+        x = x->_next;
+    return x;
+}
+
+rt_hash_node *rt_hash_find(const rt_hash *t, uint32_t hash)
+{
+    return t->_buckets ? rt__hash_match(*rt__hash_bucket(t, hash), hash) : NULL;
+}
+
+rt_hash_node *rt_hash_find_next(const rt_hash_node *x)
+{
+    return rt__hash_match(x->_next, x->hash);
+}
+
+/* The head of the first non-empty chain at bucket i or after it. */
+static rt_hash_node *rt__hash_from(const rt_hash *t, size_t i)
+{
+    for (; i < t->_n_buckets; i++) {
+        if (t->_buckets[i])
+            return t->_buckets[i];
+    }
+    return NULL;
+}
+
+rt_hash_node *rt_hash_first(const rt_hash *t)
+{
+    return rt__hash_from(t, 0);
+}
+
+rt_hash_node *rt_hash_next(const rt_hash *t, const rt_hash_node *x)
+{
+    return x->_next ? x->_next : rt__hash_from(t, (x->hash & (t->_n_buckets - 1)) + 1);
+}
+/* ==== End src/base/hash.c ==== */
+
+/* ==== Begin src/base/heap.c ==== */ // >>heap
+/* heap.c - the shared binary min-heap (see heap.h).
+ *
+ * Array layout: the children of [i] are [2i+1] and [2i+2]. An element that
+ * moves is written once, at its final place, with its place field: the
+ * sifts carry it in a local and shift the others over it.
+ */
+
+#define RT__HEAP_MIN_CAP 8u
+
+static uint64_t rt__heap_key(const rt_heap *h, const void *e)
+{
+    return *(const uint64_t *)(const void *)((const char *)e + h->_key_at);
+}
+
+static size_t *rt__heap_slot(const rt_heap *h, void *e)
+{
+    return (size_t *)(void *)((char *)e + h->_slot_at);
+}
+
+static void rt__heap_put(rt_heap *h, size_t i, void *e)
+{
+    h->_items[i] = e;
+    *rt__heap_slot(h, e) = i + 1;
+}
+
+/* Moves the element at i towards the root while its parent's key is greater. */
+static void rt__heap_up(rt_heap *h, size_t i)
+{
+    void *e = h->_items[i];
+    uint64_t k = rt__heap_key(h, e);
+    while (i > 0 && rt__heap_key(h, h->_items[(i - 1) / 2]) > k) {
+        rt__heap_put(h, i, h->_items[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    rt__heap_put(h, i, e);
+}
+
+/* Moves the element at i towards the leaves while a child's key is less. */
+static void rt__heap_down(rt_heap *h, size_t i)
+{
+    void *e = h->_items[i];
+    uint64_t k = rt__heap_key(h, e);
+    size_t c;
+    while ((c = 2 * i + 1) < h->n) {
+        if (c + 1 < h->n && rt__heap_key(h, h->_items[c + 1]) < rt__heap_key(h, h->_items[c]))
+            c++;
+        if (k <= rt__heap_key(h, h->_items[c]))
+            break;
+        rt__heap_put(h, i, h->_items[c]);
+        i = c;
+    }
+    rt__heap_put(h, i, e);
+}
+
+/* Restores order around i, whose key changed in either direction. */
+static void rt__heap_fix(rt_heap *h, size_t i)
+{
+    if (i > 0 && rt__heap_key(h, h->_items[i]) < rt__heap_key(h, h->_items[(i - 1) / 2]))
+        rt__heap_up(h, i);
+    else
+        rt__heap_down(h, i);
+}
+
+void rt_heap_init(rt_heap *h, size_t key_offset, size_t slot_offset)
+{
+    RT_ASSERT(key_offset <= UINT32_MAX && slot_offset <= UINT32_MAX);
+    h->_items = NULL;
+    h->n = h->_cap = 0;
+    h->_key_at = (uint32_t)key_offset;
+    h->_slot_at = (uint32_t)slot_offset;
+}
+
+void rt_heap_deinit(rt_heap *h, const rt_allocator *a)
+{
+    rt_free(a, h->_items, h->_cap * sizeof *h->_items);
+    h->_items = NULL;
+    h->n = h->_cap = 0;
+}
+
+/* Reallocates the array to cap entries (cap >= h->n). */
+static rt_result rt__heap_resize(rt_heap *h, const rt_allocator *a, size_t cap)
+{
+    size_t sz = sizeof *h->_items;
+    void *p;
+    if (cap > SIZE_MAX / sz)
+        return RT_E_NOMEM;
+    p = h->_items ? rt_realloc(a, h->_items, h->_cap * sz, cap * sz) : rt_alloc(a, cap * sz);
+    if (!p)
+        return RT_E_NOMEM;
+    h->_items = (void **)p;
+    h->_cap = cap;
+    return RT_OK;
+}
+
+rt_result rt_heap_reserve(rt_heap *h, const rt_allocator *a, size_t n)
+{
+    size_t cap = h->_cap > 0 ? h->_cap : RT__HEAP_MIN_CAP;
+    if (n <= h->_cap)
+        return RT_OK;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2)
+            return RT_E_NOMEM;
+        cap *= 2;
+    }
+    return rt__heap_resize(h, a, cap);
+}
+
+void rt_heap_shrink(rt_heap *h, const rt_allocator *a, size_t n)
+{
+    size_t cap = h->_cap;
+    if (n < h->n)
+        n = h->n;
+    while (cap > 2 * RT__HEAP_MIN_CAP && n <= cap / 4)
+        cap /= 2;
+    if (cap < h->_cap)
+        rt__heap_resize(h, a, cap); /* on failure the bigger array stays */
+}
+
+void rt_heap_insert(rt_heap *h, void *e)
+{
+    RT_ASSERT(h->n < h->_cap && *rt__heap_slot(h, e) == 0);
+    h->_items[h->n] = e;
+    rt__heap_up(h, h->n++);
+}
+
+void rt_heap_remove(rt_heap *h, void *e)
+{
+    size_t *slot = rt__heap_slot(h, e), i = *slot;
+    void *last;
+    if (i == 0)
+        return;
+    *slot = 0;
+    last = h->_items[--h->n];
+    if (last != e) {
+        h->_items[i - 1] = last;
+        rt__heap_fix(h, i - 1);
+    }
+}
+
+void rt_heap_update(rt_heap *h, void *e)
+{
+    RT_ASSERT(*rt__heap_slot(h, e) != 0);
+    rt__heap_fix(h, *rt__heap_slot(h, e) - 1);
+}
+
+void *rt_heap_min(const rt_heap *h)
+{
+    return h->n > 0 ? h->_items[0] : NULL;
+}
+/* ==== End src/base/heap.c ==== */
+
 /* ==== Begin src/codec/http.c ==== */ // >>http
 /* http.c - HTTP/1.1 request parser and response writer (RFC 9110, RFC 9112).
  *
@@ -5231,11 +5651,12 @@ rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms)
 /* room.c - rooms: membership, history ring, positions, recovery.
  *
  * Three structures carry it all:
- *   - a chained hash table of rooms by name (FNV-1a, seeded per registry);
+ *   - the shared hash table (base/hash) of rooms by name (FNV-1a, seeded
+ *     per registry);
  *   - one membership record per (member, room) pair, held twice: by the room
  *     in a dense array (fast to walk, swap-remove by stored index) and by the
- *     member in a doubly linked list (so a member can leave everything in
- *     O(its rooms) and a lookup never scans a big room);
+ *     member in a shared list (base/list, so a member can leave everything
+ *     in O(its rooms) and a lookup never scans a big room);
  *   - per room, a ring of message pointers, oldest first, whose offsets are
  *     contiguous: the ring holds offsets pos.offset - count + 1 .. pos.offset.
  */
@@ -5243,8 +5664,8 @@ rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms)
 typedef struct rt_room_membership {
     rt_room *room;
     rt_room_member *member;
-    size_t slot;                            /* index in room->_slots */
-    struct rt_room_membership *prev, *next; /* in the member's list */
+    size_t slot;  /* index in room->_slots */
+    rt_list link; /* in the member's list */
 } rt_room_membership;
 
 /* ---- Positions -------------------------------------------------------------- */
@@ -5557,42 +5978,16 @@ int rt_room_name_valid(rt_str name)
 
 rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name)
 {
-    uint32_t h;
+    rt_hash_node *x;
     rt_room *r;
-    if (!rs->_buckets || !rt_room_name_valid(name))
+    if (!rt_room_name_valid(name))
         return NULL;
-    h = rt__rooms_hash(rs, name);
-    for (r = rs->_buckets[h & (rs->_n_buckets - 1)]; r; r = r->_next) {
-        if (r->_hash == h && rt_str_eq(r->name, name))
+    for (x = rt_hash_find(&rs->_rooms, rt__rooms_hash(rs, name)); x; x = rt_hash_find_next(x)) {
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        if (rt_str_eq(r->name, name))
             return r;
     }
     return NULL;
-}
-
-/* Keeps buckets >= rooms by doubling. Only the first array is required: a
- * failed growth just leaves longer chains. */
-static rt_result rt__rooms_grow(rt_rooms *rs)
-{
-    size_t n = rs->_n_buckets > 0 ? rs->_n_buckets * 2 : 16, i;
-    rt_room **b, *r, *next;
-    if (rs->_buckets && rs->n_rooms < rs->_n_buckets)
-        return RT_OK;
-    b = n <= SIZE_MAX / sizeof *b ? (rt_room **)rt_alloc(rs->settings.alloc, n * sizeof *b) : NULL;
-    if (!b)
-        return rs->_buckets ? RT_OK : RT_E_NOMEM;
-    for (i = 0; i < n; i++)
-        b[i] = NULL;
-    for (i = 0; i < rs->_n_buckets; i++) {
-        for (r = rs->_buckets[i]; r; r = next) {
-            next = r->_next;
-            r->_next = b[r->_hash & (n - 1)];
-            b[r->_hash & (n - 1)] = r;
-        }
-    }
-    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *b);
-    rs->_buckets = b;
-    rs->_n_buckets = n;
-    return RT_OK;
 }
 
 /* A new, empty room (the caller checked the name and that it is absent). */
@@ -5602,7 +5997,9 @@ static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
     char *p;
     if (rs->n_rooms >= rs->settings.max_rooms)
         return RT_E_LIMIT;
-    if (rt__rooms_grow(rs) != RT_OK)
+    /* buckets >= rooms; only the first array is required: a failed growth
+     * just leaves longer chains */
+    if (rt_hash_reserve(&rs->_rooms, rs->settings.alloc, rs->n_rooms + 1) != RT_OK)
         return RT_E_NOMEM;
     r = (rt_room *)rt_alloc(rs->settings.alloc, sizeof *r + name.n + 1);
     if (!r)
@@ -5614,10 +6011,8 @@ static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
     r->name.p = p;
     r->name.n = name.n;
     r->_rs = rs;
-    r->_hash = rt__rooms_hash(rs, name);
-    r->pos.epoch = rt__rooms_new_epoch(rs, r->_hash);
-    r->_next = rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
-    rs->_buckets[r->_hash & (rs->_n_buckets - 1)] = r;
+    rt_hash_insert(&rs->_rooms, &r->_node, rt__rooms_hash(rs, name));
+    r->pos.epoch = rt__rooms_new_epoch(rs, r->_node.hash);
     rs->n_rooms++;
     *out = r;
     return RT_OK;
@@ -5637,10 +6032,7 @@ static void rt__room_free(rt_room *r)
 {
     rt_rooms *rs = r->_rs;
     const rt_allocator *a = rs->settings.alloc;
-    rt_room **pp = &rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
-    while (*pp != r)
-        pp = &(*pp)->_next;
-    *pp = r->_next;
+    rt_hash_remove(&rs->_rooms, &r->_node);
     while (r->history_count > 0)
         rt__room_pop(r);
     rt_free(a, r->_ring, r->_ring_cap * sizeof *r->_ring);
@@ -5662,18 +6054,19 @@ static int rt__room_wanted(const rt_room *r)
 
 size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms)
 {
-    size_t b, freed = 0;
-    rt_room *r, *next;
-    for (b = 0; b < rs->_n_buckets; b++) {
-        for (r = rs->_buckets[b]; r; r = next) {
-            next = r->_next;
-            rt__room_evict_age(r, now_ms);
-            if (!rt__room_wanted(r)) {
-                rt__room_free(r);
-                freed++;
-            }
+    size_t freed = 0;
+    rt_hash_node *x, *next;
+    rt_room *r;
+    for (x = rt_hash_first(&rs->_rooms); x; x = next) {
+        next = rt_hash_next(&rs->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        rt__room_evict_age(r, now_ms);
+        if (!rt__room_wanted(r)) {
+            rt__room_free(r);
+            freed++;
         }
     }
+    rt_hash_shrink(&rs->_rooms, rs->settings.alloc, rs->n_rooms); /* not during the walk */
     return freed;
 }
 
@@ -5684,21 +6077,28 @@ void rt_room_member_init(rt_room_member *m, void *user)
     m->user = user;
     m->sub = NULL;
     m->n_rooms = 0;
-    m->_first = NULL;
+    m->_rooms.prev = m->_rooms.next = NULL;
+}
+
+/* The membership record of a link in a member's list (NULL for NULL). */
+static rt_room_membership *rt__room_rec(const rt_list *l)
+{
+    return l ? RT_LIST_ENTRY(l, rt_room_membership, link) : NULL;
 }
 
 rt_room *rt_room_member_last(const rt_room_member *m)
 {
-    return m->_first ? m->_first->room : NULL; /* joins push at the front */
+    rt_room_membership *rec = rt__room_rec(rt_list_first(&m->_rooms));
+    return rec ? rec->room : NULL; /* joins push at the front */
 }
 
 /* The record linking m to room, found through m's own list. */
 static rt_room_membership *rt__room_find_rec(const rt_room *room, const rt_room_member *m)
 {
-    rt_room_membership *rec;
-    for (rec = m->_first; rec; rec = rec->next) {
-        if (rec->room == room)
-            return rec;
+    const rt_list *l;
+    for (l = rt_list_first(&m->_rooms); l; l = rt_list_next(&m->_rooms, l)) {
+        if (rt__room_rec(l)->room == room)
+            return rt__room_rec(l);
     }
     return NULL;
 }
@@ -5745,11 +6145,8 @@ static rt_result rt__room_add(rt_room *r, rt_room_member *m)
     rec->slot = r->_n_slots;
     r->_slots[r->_n_slots++] = rec;
     r->n_members++;
-    rec->prev = NULL;
-    rec->next = m->_first;
-    if (m->_first)
-        m->_first->prev = rec;
-    m->_first = rec;
+    rec->link.prev = rec->link.next = NULL;
+    rt_list_push_front(&m->_rooms, &rec->link);
     m->n_rooms++;
     return RT_OK;
 }
@@ -5760,7 +6157,6 @@ static rt_result rt__room_add(rt_room *r, rt_room_member *m)
 static void rt__room_remove(rt_room_membership *rec)
 {
     rt_room *r = rec->room;
-    rt_room_member *m = rec->member;
     rt_room_membership *last;
     if (r->_walks > 0) {
         r->_slots[rec->slot] = NULL;
@@ -5772,13 +6168,8 @@ static void rt__room_remove(rt_room_membership *rec)
         rt__room_shrink_slots(r);
     }
     r->n_members--;
-    if (rec->prev)
-        rec->prev->next = rec->next;
-    else
-        m->_first = rec->next;
-    if (rec->next)
-        rec->next->prev = rec->prev;
-    m->n_rooms--;
+    rt_list_unlink(&rec->link);
+    rec->member->n_rooms--;
     rt_free(r->_rs->settings.alloc, rec, sizeof *rec);
 }
 
@@ -5825,11 +6216,15 @@ rt_result rt_room_join_recover(rt_rooms *rs, rt_str name, rt_room_member *m,
     return res;
 }
 
-/* Frees r if nobody wants it any more (see rt__room_wanted). */
+/* Frees r if nobody wants it any more (see rt__room_wanted), and gives
+ * back table memory after a crowd of rooms has gone. */
 static void rt__room_drop_if_unwanted(rt_room *r)
 {
-    if (!rt__room_wanted(r))
-        rt__room_free(r);
+    rt_rooms *rs = r->_rs;
+    if (rt__room_wanted(r))
+        return;
+    rt__room_free(r);
+    rt_hash_shrink(&rs->_rooms, rs->settings.alloc, rs->n_rooms);
 }
 
 rt_result rt_room_leave(rt_room *room, rt_room_member *m)
@@ -5844,10 +6239,11 @@ rt_result rt_room_leave(rt_room *room, rt_room_member *m)
 
 void rt_room_leave_all(rt_room_member *m)
 {
+    rt_room_membership *rec;
     rt_room *r;
-    while (m->_first) {
-        r = m->_first->room;
-        rt__room_remove(m->_first);
+    while ((rec = rt__room_rec(rt_list_first(&m->_rooms))) != NULL) {
+        r = rec->room;
+        rt__room_remove(rec);
         rt__room_drop_if_unwanted(r);
     }
 }
@@ -5886,19 +6282,17 @@ void rt_room_each(rt_room *room, rt_room_each_fn fn, void *ctx)
 
 void rt_rooms_deinit(rt_rooms *rs)
 {
-    size_t b;
+    rt_hash_node *x, *next;
     rt_room *r;
-    for (b = 0; b < rs->_n_buckets; b++) {
-        while ((r = rs->_buckets[b]) != NULL) {
-            RT_ASSERT(r->_walks == 0);
-            while (r->_n_slots > 0)
-                rt__room_remove(r->_slots[r->_n_slots - 1]);
-            rt__room_free(r);
-        }
+    for (x = rt_hash_first(&rs->_rooms); x; x = next) {
+        next = rt_hash_next(&rs->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        RT_ASSERT(r->_walks == 0);
+        while (r->_n_slots > 0)
+            rt__room_remove(r->_slots[r->_n_slots - 1]);
+        rt__room_free(r);
     }
-    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *rs->_buckets);
-    rs->_buckets = NULL;
-    rs->_n_buckets = 0;
+    rt_hash_deinit(&rs->_rooms, rs->settings.alloc);
 }
 /* ==== End src/model/room.c ==== */
 
@@ -5907,15 +6301,15 @@ void rt_rooms_deinit(rt_rooms *rs)
 /* presence.c - who is online in each room, and who is typing.
  *
  * The structures:
- *   - three chained hash tables sharing one implementation (each entry
- *     starts with an rt_presence_node): rooms by name, users by (room, id),
- *     connections by key;
- *   - per room, its users in a doubly linked list in join order (listing
- *     and O(1) removal);
- *   - per connection, its sessions (one per room it is in) in a doubly
- *     linked list, so a connection finds its user in a room, or leaves
- *     everything, without looking at anybody else;
- *   - one min-heap of deadlines. Each user owns two timers (typing, grace);
+ *   - three tables of the shared hash table (base/hash): rooms by name,
+ *     users by (room, id), connections by key;
+ *   - per room, its users in a shared list (base/list) in join order
+ *     (listing and O(1) removal);
+ *   - per connection, its sessions (one per room it is in) in a list, so a
+ *     connection finds its user in a room, or leaves everything, without
+ *     looking at anybody else;
+ *   - the shared min-heap (base/heap) of deadlines. Each user owns two
+ *     timers (typing, grace);
  *     the heap's capacity is reserved for both when the user is created, so
  *     arming a timer never allocates and leave/tick cannot fail.
  * A join makes every allocation it may need before it changes anything, so
@@ -5923,32 +6317,26 @@ void rt_rooms_deinit(rt_rooms *rs)
  */
 #include <string.h>
 
-#define RT__PRESENCE_IDLE SIZE_MAX /* timer index of a timer not in the heap */
-
-typedef struct rt_presence_node {
-    struct rt_presence_node *next; /* hash chain */
-    uint32_t hash;
-} rt_presence_node;
-
+/* A deadline; `slot` is its place in the heap, 0 while not armed. */
 typedef struct rt_presence_timer {
     uint64_t at;
-    size_t idx; /* position in the heap, or RT__PRESENCE_IDLE */
+    size_t slot;
     struct rt__presence_user *user;
 } rt_presence_timer;
 
 typedef struct rt__presence_room {
-    rt_presence_node node; /* first: the table holds it as a node */
-    rt_str name;           /* inside this allocation, NUL-terminated */
+    rt_hash_node node;
+    rt_str name; /* inside this allocation, NUL-terminated */
     size_t n_users;
-    struct rt__presence_user *first, *last;
+    rt_list users; /* join order */
 } rt__presence_room;
 
 typedef struct rt__presence_user {
-    rt_presence_node node;
+    rt_hash_node node;
     rt__presence_room *room;
-    struct rt__presence_user *prev, *next; /* in the room, join order */
-    rt_str id;                             /* inside this allocation */
-    char *info;                            /* own allocation; NULL when empty */
+    rt_list link; /* in the room, join order */
+    rt_str id;    /* inside this allocation */
+    char *info;   /* own allocation; NULL when empty */
     size_t info_n;
     size_t n_conns;
     int typing;
@@ -5957,17 +6345,17 @@ typedef struct rt__presence_user {
 } rt__presence_user;
 
 typedef struct rt__presence_conn {
-    rt_presence_node node;
+    rt_hash_node node;
     const void *key;
     size_t n_rooms;
-    struct rt__presence_sess *first;
+    rt_list sessions;
 } rt__presence_conn;
 
 /* One connection in one room, as one user. */
 typedef struct rt__presence_sess {
     rt__presence_conn *conn;
     rt__presence_user *user;
-    struct rt__presence_sess *prev, *next; /* in the connection's list */
+    rt_list link; /* in the connection's list */
 } rt__presence_sess;
 
 static const rt_allocator *rt__presence_alloc(const rt_presence *p)
@@ -6014,77 +6402,19 @@ static uint32_t rt__presence_hash_conn(const rt_presence *p, const void *key)
     return (uint32_t)(z ^ (z >> 32));
 }
 
-/* ---- Hash tables -------------------------------------------------------------- */
-
-static rt_presence_node *rt__presence_bucket(const rt_presence_table *t, uint32_t h)
-{
-    return t->_b ? t->_b[h & (t->_n_b - 1)] : NULL;
-}
-
-static void rt__presence_table_add(rt_presence_table *t, rt_presence_node *x)
-{
-    rt_presence_node **b = &t->_b[x->hash & (t->_n_b - 1)];
-    x->next = *b;
-    *b = x;
-}
-
-static void rt__presence_table_del(rt_presence_table *t, rt_presence_node *x)
-{
-    rt_presence_node **pp = &t->_b[x->hash & (t->_n_b - 1)];
-    while (*pp != x)
-        pp = &(*pp)->next;
-    *pp = x->next;
-}
-
-/* Keeps at least `need` buckets (load factor <= 1) by doubling. Only the
- * first array is required: a failed growth just leaves longer chains. */
-static rt_result rt__presence_table_reserve(const rt_allocator *a, rt_presence_table *t,
-                                            size_t need)
-{
-    size_t n = t->_n_b > 0 ? t->_n_b * 2 : 16, i;
-    rt_presence_table old = *t;
-    rt_presence_node *x, *next;
-    if (t->_b && need <= t->_n_b)
-        return RT_OK;
-    if (n > SIZE_MAX / sizeof *t->_b)
-        return t->_b ? RT_OK : RT_E_NOMEM;
-    t->_b = (rt_presence_node **)rt_alloc(a, n * sizeof *t->_b);
-    if (!t->_b) {
-        *t = old;
-        return old._b ? RT_OK : RT_E_NOMEM;
-    }
-    t->_n_b = n;
-    for (i = 0; i < n; i++)
-        t->_b[i] = NULL;
-    for (i = 0; i < old._n_b; i++) {
-        for (x = old._b[i]; x; x = next) {
-            next = x->next;
-            rt__presence_table_add(t, x);
-        }
-    }
-    rt_free(a, old._b, old._n_b * sizeof *old._b);
-    return RT_OK;
-}
-
-static void rt__presence_table_free(const rt_allocator *a, rt_presence_table *t)
-{
-    rt_free(a, t->_b, t->_n_b * sizeof *t->_b);
-    t->_b = NULL;
-    t->_n_b = 0;
-}
-
 /* ---- Lookups ------------------------------------------------------------------ */
 
 static rt__presence_room *rt__presence_find_room(const rt_presence *p, rt_str name)
 {
-    uint32_t h;
-    rt_presence_node *x;
+    rt_hash_node *x;
+    rt__presence_room *r;
     if (!rt_room_name_valid(name))
         return NULL;
-    h = rt__presence_hash_room(p, name);
-    for (x = rt__presence_bucket(&p->_rooms, h); x; x = x->next) {
-        if (x->hash == h && rt_str_eq(((rt__presence_room *)x)->name, name))
-            return (rt__presence_room *)x;
+    x = rt_hash_find(&p->_rooms, rt__presence_hash_room(p, name));
+    for (; x; x = rt_hash_find_next(x)) {
+        r = RT_HASH_ENTRY(x, rt__presence_room, node);
+        if (rt_str_eq(r->name, name))
+            return r;
     }
     return NULL;
 }
@@ -6092,24 +6422,22 @@ static rt__presence_room *rt__presence_find_room(const rt_presence *p, rt_str na
 static rt__presence_user *rt__presence_find_user(const rt_presence *p, const rt__presence_room *r,
                                                  rt_str id)
 {
-    uint32_t h = rt__presence_hash_user(r, id);
-    rt_presence_node *x;
-    const rt__presence_user *u;
-    for (x = rt__presence_bucket(&p->_users, h); x; x = x->next) {
-        u = (const rt__presence_user *)x;
-        if (x->hash == h && u->room == r && rt_str_eq(u->id, id))
-            return (rt__presence_user *)x;
+    rt_hash_node *x = rt_hash_find(&p->_users, rt__presence_hash_user(r, id));
+    rt__presence_user *u;
+    for (; x; x = rt_hash_find_next(x)) {
+        u = RT_HASH_ENTRY(x, rt__presence_user, node);
+        if (u->room == r && rt_str_eq(u->id, id))
+            return u;
     }
     return NULL;
 }
 
 static rt__presence_conn *rt__presence_find_conn(const rt_presence *p, const void *key)
 {
-    uint32_t h = rt__presence_hash_conn(p, key);
-    rt_presence_node *x;
-    for (x = rt__presence_bucket(&p->_conns, h); x; x = x->next) {
-        if (((rt__presence_conn *)x)->key == key)
-            return (rt__presence_conn *)x;
+    rt_hash_node *x = rt_hash_find(&p->_conns, rt__presence_hash_conn(p, key));
+    for (; x; x = rt_hash_find_next(x)) {
+        if (RT_HASH_ENTRY(x, rt__presence_conn, node)->key == key)
+            return RT_HASH_ENTRY(x, rt__presence_conn, node);
     }
     return NULL;
 }
@@ -6118,8 +6446,10 @@ static rt__presence_conn *rt__presence_find_conn(const rt_presence *p, const voi
 static rt__presence_sess *rt__presence_find_sess(const rt__presence_conn *c,
                                                  const rt__presence_room *r)
 {
+    const rt_list *l;
     rt__presence_sess *s;
-    for (s = c ? c->first : NULL; s; s = s->next) {
+    for (l = c ? rt_list_first(&c->sessions) : NULL; l; l = rt_list_next(&c->sessions, l)) {
+        s = RT_LIST_ENTRY(l, rt__presence_sess, link);
         if (s->user->room == r)
             return s;
     }
@@ -6132,99 +6462,41 @@ static rt__presence_sess *rt__presence_lookup(const rt_presence *p, rt_str room,
     return r ? rt__presence_find_sess(rt__presence_find_conn(p, key), r) : NULL;
 }
 
-/* ---- Deadlines: a binary min-heap of timers ------------------------------------ */
-
-static void rt__presence_heap_put(rt_presence *p, rt_presence_timer *t, size_t i)
-{
-    p->_heap[i] = t;
-    t->idx = i;
-}
-
-static void rt__presence_sift_up(rt_presence *p, size_t i)
-{
-    rt_presence_timer *t = p->_heap[i];
-    while (i > 0 && p->_heap[(i - 1) / 2]->at > t->at) {
-        rt__presence_heap_put(p, p->_heap[(i - 1) / 2], i);
-        i = (i - 1) / 2;
-    }
-    rt__presence_heap_put(p, t, i);
-}
-
-static void rt__presence_sift_down(rt_presence *p, size_t i)
-{
-    rt_presence_timer *t = p->_heap[i];
-    size_t c;
-    while ((c = 2 * i + 1) < p->_n_heap) {
-        if (c + 1 < p->_n_heap && p->_heap[c + 1]->at < p->_heap[c]->at)
-            c++;
-        if (p->_heap[c]->at >= t->at)
-            break;
-        rt__presence_heap_put(p, p->_heap[c], i);
-        i = c;
-    }
-    rt__presence_heap_put(p, t, i);
-}
+/* ---- Deadlines ------------------------------------------------------------------ */
 
 /* Arms t for `at`, or moves it there when armed. Never allocates (see the
  * top): the heap has room for two timers per user. */
 static void rt__presence_timer_set(rt_presence *p, rt_presence_timer *t, uint64_t at)
 {
     t->at = at;
-    if (t->idx == RT__PRESENCE_IDLE) {
-        RT_ASSERT(p->_n_heap < p->_cap_heap);
-        rt__presence_heap_put(p, t, p->_n_heap++);
-    }
-    rt__presence_sift_up(p, t->idx);
-    rt__presence_sift_down(p, t->idx);
+    if (t->slot)
+        rt_heap_update(&p->_deadlines, t);
+    else
+        rt_heap_insert(&p->_deadlines, t);
 }
 
 static void rt__presence_timer_stop(rt_presence *p, rt_presence_timer *t)
 {
-    size_t i = t->idx;
-    rt_presence_timer *last;
-    if (i == RT__PRESENCE_IDLE)
-        return;
-    t->idx = RT__PRESENCE_IDLE;
-    last = p->_heap[--p->_n_heap];
-    if (last == t)
-        return;
-    rt__presence_heap_put(p, last, i);
-    rt__presence_sift_up(p, i);
-    rt__presence_sift_down(p, last->idx);
+    rt_heap_remove(&p->_deadlines, t);
 }
 
-/* Room for the timers of `users` users. Grows by doubling. */
+/* Room for the timers of `users` users. */
 static rt_result rt__presence_heap_reserve(rt_presence *p, size_t users)
 {
-    size_t cap = p->_cap_heap > 0 ? p->_cap_heap * 2 : 16, sz = sizeof *p->_heap;
-    void *h;
-    if (users > SIZE_MAX / 2 / sz)
+    if (users > SIZE_MAX / 2)
         return RT_E_NOMEM;
-    if (2 * users <= p->_cap_heap)
-        return RT_OK;
-    if (cap < 2 * users || cap > SIZE_MAX / sz)
-        cap = 2 * users;
-    h = rt_realloc(rt__presence_alloc(p), p->_heap, p->_cap_heap * sz, cap * sz);
-    if (!h)
-        return RT_E_NOMEM;
-    p->_heap = (rt_presence_timer **)h;
-    p->_cap_heap = cap;
-    return RT_OK;
+    return rt_heap_reserve(&p->_deadlines, rt__presence_alloc(p), 2 * users);
 }
 
-/* Gives memory back after a crowd has left: halve while the half still
- * holds twice what the users need. A failed shrink keeps the bigger array. */
-static void rt__presence_heap_shrink(rt_presence *p)
+/* Gives memory back after a crowd has left: the heap keeps room for two
+ * timers per user, the tables one bucket per entry. A failed shrink keeps
+ * the bigger arrays. */
+static void rt__presence_shrink(rt_presence *p)
 {
-    size_t cap = p->_cap_heap / 2, sz = sizeof *p->_heap;
-    void *h;
-    if (cap < 32 || p->n_users > cap / 4)
-        return;
-    h = rt_realloc(rt__presence_alloc(p), p->_heap, p->_cap_heap * sz, cap * sz);
-    if (h) {
-        p->_heap = (rt_presence_timer **)h;
-        p->_cap_heap = cap;
-    }
+    const rt_allocator *a = rt__presence_alloc(p);
+    rt_heap_shrink(&p->_deadlines, a, 2 * p->n_users);
+    rt_hash_shrink(&p->_users, a, p->n_users);
+    rt_hash_shrink(&p->_rooms, a, p->n_rooms);
 }
 
 /* ---- Events and endings ---------------------------------------------------------- */
@@ -6280,25 +6552,18 @@ static void rt__presence_user_drop(rt_presence *p, rt__presence_user *u)
     rt__presence_room *r = u->room;
     rt__presence_timer_stop(p, &u->grace);
     rt__presence_timer_stop(p, &u->typing_t);
-    rt__presence_table_del(&p->_users, &u->node);
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        r->first = u->next;
-    if (u->next)
-        u->next->prev = u->prev;
-    else
-        r->last = u->prev;
+    rt_hash_remove(&p->_users, &u->node);
+    rt_list_unlink(&u->link);
     r->n_users--;
     p->n_users--;
     rt__presence_emit(p, RT_PRESENCE_EV_LEAVE, u);
     rt__presence_user_free(p, u);
     if (r->n_users == 0) {
-        rt__presence_table_del(&p->_rooms, &r->node);
+        rt_hash_remove(&p->_rooms, &r->node);
         p->n_rooms--;
         rt__presence_room_free(p, r);
     }
-    rt__presence_heap_shrink(p);
+    rt__presence_shrink(p);
 }
 
 /* Unlinks and frees one session. When it was its user's last connection in
@@ -6308,12 +6573,7 @@ static void rt__presence_sess_remove(rt_presence *p, rt__presence_sess *s, uint6
 {
     rt__presence_conn *c = s->conn;
     rt__presence_user *u = s->user;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->first = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    rt_list_unlink(&s->link);
     c->n_rooms--;
     rt_free(rt__presence_alloc(p), s, sizeof *s);
     if (--u->n_conns > 0)
@@ -6327,9 +6587,10 @@ static void rt__presence_sess_remove(rt_presence *p, rt__presence_sess *s, uint6
 
 static void rt__presence_conn_free(rt_presence *p, rt__presence_conn *c)
 {
-    rt__presence_table_del(&p->_conns, &c->node);
+    rt_hash_remove(&p->_conns, &c->node);
     p->n_conns--;
     rt_free(rt__presence_alloc(p), c, sizeof *c);
+    rt_hash_shrink(&p->_conns, rt__presence_alloc(p), p->n_conns);
 }
 
 /* ---- Registry --------------------------------------------------------------------- */
@@ -6353,41 +6614,44 @@ rt_result rt_presence_init(rt_presence *p, const rt_presence_settings *s)
         return RT_E_INVAL;
     memset(p, 0, sizeof *p);
     p->settings = *s;
+    rt_heap_init(&p->_deadlines, offsetof(rt_presence_timer, at),
+                 offsetof(rt_presence_timer, slot));
     return RT_OK;
 }
 
-/* Frees every session and connection record, announcing nothing. */
+/* Frees every session and connection record, announcing nothing. Each
+ * loop reads its next entry before it frees the current one. */
 static void rt__presence_free_conns(rt_presence *p)
 {
-    size_t b;
+    const rt_allocator *a = rt__presence_alloc(p);
+    rt_hash_node *x, *next_x;
+    rt_list *l, *next_l;
     rt__presence_conn *c;
-    rt__presence_sess *s;
-    for (b = 0; b < p->_conns._n_b; b++) {
-        while ((c = (rt__presence_conn *)p->_conns._b[b]) != NULL) {
-            while ((s = c->first) != NULL) {
-                c->first = s->next;
-                rt_free(rt__presence_alloc(p), s, sizeof *s);
-            }
-            rt__presence_conn_free(p, c);
+    for (x = rt_hash_first(&p->_conns); x; x = next_x) {
+        next_x = rt_hash_next(&p->_conns, x);
+        c = RT_HASH_ENTRY(x, rt__presence_conn, node);
+        for (l = rt_list_first(&c->sessions); l; l = next_l) {
+            next_l = rt_list_next(&c->sessions, l);
+            rt_free(a, RT_LIST_ENTRY(l, rt__presence_sess, link), sizeof(rt__presence_sess));
         }
+        rt_free(a, c, sizeof *c);
     }
 }
 
 /* Frees every user and room, announcing nothing. */
 static void rt__presence_free_rooms(rt_presence *p)
 {
-    size_t b;
+    rt_hash_node *x, *next_x;
+    rt_list *l, *next_l;
     rt__presence_room *r;
-    rt__presence_user *u;
-    for (b = 0; b < p->_rooms._n_b; b++) {
-        while ((r = (rt__presence_room *)p->_rooms._b[b]) != NULL) {
-            p->_rooms._b[b] = r->node.next;
-            while ((u = r->first) != NULL) {
-                r->first = u->next;
-                rt__presence_user_free(p, u);
-            }
-            rt__presence_room_free(p, r);
+    for (x = rt_hash_first(&p->_rooms); x; x = next_x) {
+        next_x = rt_hash_next(&p->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt__presence_room, node);
+        for (l = rt_list_first(&r->users); l; l = next_l) {
+            next_l = rt_list_next(&r->users, l);
+            rt__presence_user_free(p, RT_LIST_ENTRY(l, rt__presence_user, link));
         }
+        rt__presence_room_free(p, r);
     }
 }
 
@@ -6397,12 +6661,10 @@ void rt_presence_deinit(rt_presence *p)
     RT_ASSERT(p->_busy == 0);
     rt__presence_free_conns(p);
     rt__presence_free_rooms(p);
-    rt__presence_table_free(a, &p->_rooms);
-    rt__presence_table_free(a, &p->_users);
-    rt__presence_table_free(a, &p->_conns);
-    rt_free(a, p->_heap, p->_cap_heap * sizeof *p->_heap);
-    p->_heap = NULL;
-    p->_n_heap = p->_cap_heap = 0;
+    rt_hash_deinit(&p->_rooms, a);
+    rt_hash_deinit(&p->_users, a);
+    rt_hash_deinit(&p->_conns, a);
+    rt_heap_deinit(&p->_deadlines, a);
     p->n_rooms = p->n_users = p->n_conns = 0;
 }
 
@@ -6480,13 +6742,13 @@ static rt_result rt__presence_join_limits(const rt_presence *p, const rt__presen
 static rt_result rt__presence_join_reserve(rt_presence *p, const rt__presence_join *j)
 {
     const rt_allocator *a = rt__presence_alloc(p);
-    if (!j->c && rt__presence_table_reserve(a, &p->_conns, p->n_conns + 1) != RT_OK)
+    if (!j->c && rt_hash_reserve(&p->_conns, a, p->n_conns + 1) != RT_OK)
         return RT_E_NOMEM;
-    if (!j->r && rt__presence_table_reserve(a, &p->_rooms, p->n_rooms + 1) != RT_OK)
+    if (!j->r && rt_hash_reserve(&p->_rooms, a, p->n_rooms + 1) != RT_OK)
         return RT_E_NOMEM;
     if (j->u)
         return RT_OK;
-    if (rt__presence_table_reserve(a, &p->_users, p->n_users + 1) != RT_OK)
+    if (rt_hash_reserve(&p->_users, a, p->n_users + 1) != RT_OK)
         return RT_E_NOMEM;
     return rt__presence_heap_reserve(p, p->n_users + 1);
 }
@@ -6495,10 +6757,9 @@ static rt__presence_conn *rt__presence_conn_new(rt_presence *p, const void *key)
 {
     rt__presence_conn *c = (rt__presence_conn *)rt_alloc(rt__presence_alloc(p), sizeof *c);
     if (c) {
-        c->node.hash = rt__presence_hash_conn(p, key);
         c->key = key;
         c->n_rooms = 0;
-        c->first = NULL;
+        c->sessions.prev = c->sessions.next = NULL;
     }
     return c;
 }
@@ -6515,9 +6776,8 @@ static rt__presence_room *rt__presence_room_new(rt_presence *p, rt_str name)
     s[name.n] = '\0';
     r->name.p = s;
     r->name.n = name.n;
-    r->node.hash = rt__presence_hash_room(p, name);
     r->n_users = 0;
-    r->first = r->last = NULL;
+    r->users.prev = r->users.next = NULL;
     return r;
 }
 
@@ -6537,8 +6797,6 @@ static rt__presence_user *rt__presence_user_new(rt_presence *p, rt__presence_roo
     u->id.n = id.n;
     u->room = r;
     u->since_ms = now_ms;
-    u->node.hash = rt__presence_hash_user(r, id);
-    u->grace.idx = u->typing_t.idx = RT__PRESENCE_IDLE;
     u->grace.user = u->typing_t.user = u;
     return u;
 }
@@ -6583,31 +6841,22 @@ static void rt__presence_join_link(rt_presence *p, rt__presence_join *j,
     rt__presence_sess *s = j->s;
     rt__presence_user *u = j->u;
     if (!found->c) {
-        rt__presence_table_add(&p->_conns, &j->c->node);
+        rt_hash_insert(&p->_conns, &j->c->node, rt__presence_hash_conn(p, j->key));
         p->n_conns++;
     }
     if (!found->r) {
-        rt__presence_table_add(&p->_rooms, &j->r->node);
+        rt_hash_insert(&p->_rooms, &j->r->node, rt__presence_hash_room(p, j->room));
         p->n_rooms++;
     }
-    if (!found->u) {
-        u->prev = j->r->last;
-        if (u->prev)
-            u->prev->next = u;
-        else
-            j->r->first = u;
-        j->r->last = u;
-        rt__presence_table_add(&p->_users, &u->node);
+    if (!found->u) { /* after its room: the user's hash continues the room's */
+        rt_list_push_back(&j->r->users, &u->link);
+        rt_hash_insert(&p->_users, &u->node, rt__presence_hash_user(j->r, j->user));
         j->r->n_users++;
         p->n_users++;
     }
     s->conn = j->c;
     s->user = u;
-    s->prev = NULL;
-    s->next = j->c->first;
-    if (s->next)
-        s->next->prev = s;
-    j->c->first = s;
+    rt_list_push_front(&j->c->sessions, &s->link);
     j->c->n_rooms++;
     u->n_conns++;
     rt__presence_timer_stop(p, &u->grace); /* back within the grace period */
@@ -6678,11 +6927,12 @@ void rt_presence_leave_all(rt_presence *p, const void *conn, uint64_t now_ms)
 {
     rt__presence_conn *c;
     RT_ASSERT(p->_busy == 0);
+    rt_list *l;
     c = rt__presence_find_conn(p, conn);
     if (!c)
         return;
-    while (c->first)
-        rt__presence_sess_remove(p, c->first, now_ms);
+    while ((l = rt_list_first(&c->sessions)) != NULL)
+        rt__presence_sess_remove(p, RT_LIST_ENTRY(l, rt__presence_sess, link), now_ms);
     rt__presence_conn_free(p, c);
 }
 
@@ -6714,8 +6964,7 @@ size_t rt_presence_tick(rt_presence *p, uint64_t now_ms)
     size_t n = 0;
     rt_presence_timer *t;
     RT_ASSERT(p->_busy == 0);
-    while (p->_n_heap > 0 && p->_heap[0]->at <= now_ms) {
-        t = p->_heap[0];
+    while ((t = (rt_presence_timer *)rt_heap_min(&p->_deadlines)) != NULL && t->at <= now_ms) {
         if (t == &t->user->typing_t)
             rt__presence_typing_stop(p, t->user);
         else
@@ -6727,9 +6976,10 @@ size_t rt_presence_tick(rt_presence *p, uint64_t now_ms)
 
 int rt_presence_next_deadline(const rt_presence *p, uint64_t *at_ms)
 {
-    if (p->_n_heap == 0)
+    const rt_presence_timer *t = (const rt_presence_timer *)rt_heap_min(&p->_deadlines);
+    if (!t)
         return 0;
-    *at_ms = p->_heap[0]->at;
+    *at_ms = t->at;
     return 1;
 }
 
@@ -6745,12 +6995,14 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
 {
     rt__presence_room *r = rt__presence_find_room(p, room);
     const rt__presence_user *u;
+    const rt_list *l;
     rt_presence_member m;
     size_t n = 0;
     if (!r)
         return 0;
     p->_busy++;
-    for (u = r->first; u; u = u->next) {
+    for (l = rt_list_first(&r->users); l; l = rt_list_next(&r->users, l)) {
+        u = RT_LIST_ENTRY(l, const rt__presence_user, link);
         m.user = u->id;
         m.info = rt__presence_info(u);
         m.conns = u->n_conns;
@@ -7223,6 +7475,7 @@ static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
     loop->alloc = alloc;
     loop->_epfd = -1;
     loop->_wake[0] = loop->_wake[1] = -1;
+    rt_heap_init(&loop->_timers, offsetof(rt_timer, when), offsetof(rt_timer, _heap_index));
 }
 
 rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
@@ -7251,96 +7504,35 @@ void rt_loop_deinit(rt_loop *loop)
     if (loop->_wake[1] >= 0)
         close(loop->_wake[1]);
     rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
-    rt_free(alloc, loop->_heap, loop->_heap_cap * sizeof(rt_timer *));
+    rt_heap_deinit(&loop->_timers, alloc);
     rt__loop_reset(loop, alloc);
 }
 
-/* ---- timers: a binary min-heap on `when` ----------------------------------
+/* ---- timers: the shared min-heap on `when` ---------------------------------
  * Each timer stores its position (+1, so 0 means inactive), which lets stop
  * and restart find it without a search: both are O(log n). */
-
-static void rt__heap_set(rt_loop *loop, size_t i, rt_timer *t)
-{
-    loop->_heap[i] = t;
-    t->_heap_index = i + 1;
-}
-
-static void rt__heap_up(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->_heap[parent]->when <= t->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[parent]);
-        i = parent;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-static void rt__heap_down(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    size_t n = loop->_heap_len;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && loop->_heap[c + 1]->when < loop->_heap[c]->when)
-            c++;
-        if (t->when <= loop->_heap[c]->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[c]);
-        i = c;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-/* Restores the heap after the key at i changed in either direction. */
-static void rt__heap_fix(rt_loop *loop, size_t i)
-{
-    if (i > 0 && loop->_heap[i]->when < loop->_heap[(i - 1) / 2]->when)
-        rt__heap_up(loop, i);
-    else
-        rt__heap_down(loop, i);
-}
 
 rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms, uint32_t repeat_ms,
                          rt_timer_fn fn, void *user)
 {
     RT_ASSERT(fn != NULL);
-    if (!t->_heap_index) {
-        void *q = rt__loop_grow(loop, (void *)loop->_heap, &loop->_heap_cap,
-                                loop->_heap_len + 1, sizeof(rt_timer *));
-        if (!q)
-            return RT_E_NOMEM;
-        loop->_heap = (rt_timer **)q;
-    }
+    if (!t->_heap_index &&
+        rt_heap_reserve(&loop->_timers, loop->alloc, loop->_timers.n + 1) != RT_OK)
+        return RT_E_NOMEM;
     t->when = loop->now + after_ms;
     t->repeat_ms = repeat_ms;
     t->fn = fn;
     t->user = user;
-    if (t->_heap_index) {
-        rt__heap_fix(loop, t->_heap_index - 1);
-        return RT_OK;
-    }
-    rt__heap_set(loop, loop->_heap_len++, t);
-    rt__heap_up(loop, loop->_heap_len - 1);
+    if (t->_heap_index)
+        rt_heap_update(&loop->_timers, t);
+    else
+        rt_heap_insert(&loop->_timers, t);
     return RT_OK;
 }
 
 void rt_timer_stop(rt_loop *loop, rt_timer *t)
 {
-    size_t i = t->_heap_index;
-    rt_timer *last;
-    if (!i)
-        return;
-    t->_heap_index = 0;
-    last = loop->_heap[--loop->_heap_len];
-    if (last == t)
-        return;
-    rt__heap_set(loop, i - 1, last);
-    rt__heap_fix(loop, i - 1);
+    rt_heap_remove(&loop->_timers, t);
 }
 
 int rt_timer_active(const rt_timer *t)
@@ -7357,7 +7549,7 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
     t->when += t->repeat_ms;
     if (t->when <= loop->now)
         t->when = loop->now + t->repeat_ms;
-    rt__heap_down(loop, 0);
+    rt_heap_update(&loop->_timers, t);
 }
 
 /* Runs the timers due at loop->now, earliest first. The budget (the heap
@@ -7365,10 +7557,11 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
  * 0 ms would otherwise keep this loop spinning; it runs again next step. */
 static int rt__timer_run(rt_loop *loop)
 {
-    size_t budget = loop->_heap_len;
+    size_t budget = loop->_timers.n;
     int ran = 0;
-    while (budget > 0 && loop->_heap_len > 0 && loop->_heap[0]->when <= loop->now) {
-        rt_timer *t = loop->_heap[0];
+    rt_timer *t;
+    while (budget > 0 && (t = (rt_timer *)rt_heap_min(&loop->_timers)) != NULL &&
+           t->when <= loop->now) {
         if (t->repeat_ms)
             rt__timer_rearm(loop, t);
         else
@@ -7385,11 +7578,11 @@ static int rt__timer_run(rt_loop *loop)
 /* The wait for this step: the caller's limit, shortened to the next timer. */
 static int rt__loop_timeout(const rt_loop *loop, int timeout_ms)
 {
-    uint64_t wait, when;
-    if (loop->_heap_len == 0)
+    const rt_timer *next = (const rt_timer *)rt_heap_min(&loop->_timers);
+    uint64_t wait;
+    if (!next)
         return timeout_ms < 0 ? -1 : timeout_ms;
-    when = loop->_heap[0]->when;
-    wait = when > loop->now ? when - loop->now : 0;
+    wait = next->when > loop->now ? next->when - loop->now : 0;
     if (timeout_ms >= 0 && (uint64_t)timeout_ms < wait)
         wait = (uint64_t)timeout_ms;
     return wait > INT_MAX ? INT_MAX : (int)wait;

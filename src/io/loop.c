@@ -456,6 +456,7 @@ static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
     loop->alloc = alloc;
     loop->_epfd = -1;
     loop->_wake[0] = loop->_wake[1] = -1;
+    rt_heap_init(&loop->_timers, offsetof(rt_timer, when), offsetof(rt_timer, _heap_index));
 }
 
 rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
@@ -484,96 +485,35 @@ void rt_loop_deinit(rt_loop *loop)
     if (loop->_wake[1] >= 0)
         close(loop->_wake[1]);
     rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
-    rt_free(alloc, loop->_heap, loop->_heap_cap * sizeof(rt_timer *));
+    rt_heap_deinit(&loop->_timers, alloc);
     rt__loop_reset(loop, alloc);
 }
 
-/* ---- timers: a binary min-heap on `when` ----------------------------------
+/* ---- timers: the shared min-heap on `when` ---------------------------------
  * Each timer stores its position (+1, so 0 means inactive), which lets stop
  * and restart find it without a search: both are O(log n). */
-
-static void rt__heap_set(rt_loop *loop, size_t i, rt_timer *t)
-{
-    loop->_heap[i] = t;
-    t->_heap_index = i + 1;
-}
-
-static void rt__heap_up(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->_heap[parent]->when <= t->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[parent]);
-        i = parent;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-static void rt__heap_down(rt_loop *loop, size_t i)
-{
-    rt_timer *t = loop->_heap[i];
-    size_t n = loop->_heap_len;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && loop->_heap[c + 1]->when < loop->_heap[c]->when)
-            c++;
-        if (t->when <= loop->_heap[c]->when)
-            break;
-        rt__heap_set(loop, i, loop->_heap[c]);
-        i = c;
-    }
-    rt__heap_set(loop, i, t);
-}
-
-/* Restores the heap after the key at i changed in either direction. */
-static void rt__heap_fix(rt_loop *loop, size_t i)
-{
-    if (i > 0 && loop->_heap[i]->when < loop->_heap[(i - 1) / 2]->when)
-        rt__heap_up(loop, i);
-    else
-        rt__heap_down(loop, i);
-}
 
 rt_result rt_timer_start(rt_loop *loop, rt_timer *t, uint32_t after_ms, uint32_t repeat_ms,
                          rt_timer_fn fn, void *user)
 {
     RT_ASSERT(fn != NULL);
-    if (!t->_heap_index) {
-        void *q = rt__loop_grow(loop, (void *)loop->_heap, &loop->_heap_cap,
-                                loop->_heap_len + 1, sizeof(rt_timer *));
-        if (!q)
-            return RT_E_NOMEM;
-        loop->_heap = (rt_timer **)q;
-    }
+    if (!t->_heap_index &&
+        rt_heap_reserve(&loop->_timers, loop->alloc, loop->_timers.n + 1) != RT_OK)
+        return RT_E_NOMEM;
     t->when = loop->now + after_ms;
     t->repeat_ms = repeat_ms;
     t->fn = fn;
     t->user = user;
-    if (t->_heap_index) {
-        rt__heap_fix(loop, t->_heap_index - 1);
-        return RT_OK;
-    }
-    rt__heap_set(loop, loop->_heap_len++, t);
-    rt__heap_up(loop, loop->_heap_len - 1);
+    if (t->_heap_index)
+        rt_heap_update(&loop->_timers, t);
+    else
+        rt_heap_insert(&loop->_timers, t);
     return RT_OK;
 }
 
 void rt_timer_stop(rt_loop *loop, rt_timer *t)
 {
-    size_t i = t->_heap_index;
-    rt_timer *last;
-    if (!i)
-        return;
-    t->_heap_index = 0;
-    last = loop->_heap[--loop->_heap_len];
-    if (last == t)
-        return;
-    rt__heap_set(loop, i - 1, last);
-    rt__heap_fix(loop, i - 1);
+    rt_heap_remove(&loop->_timers, t);
 }
 
 int rt_timer_active(const rt_timer *t)
@@ -590,7 +530,7 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
     t->when += t->repeat_ms;
     if (t->when <= loop->now)
         t->when = loop->now + t->repeat_ms;
-    rt__heap_down(loop, 0);
+    rt_heap_update(&loop->_timers, t);
 }
 
 /* Runs the timers due at loop->now, earliest first. The budget (the heap
@@ -598,10 +538,11 @@ static void rt__timer_rearm(rt_loop *loop, rt_timer *t)
  * 0 ms would otherwise keep this loop spinning; it runs again next step. */
 static int rt__timer_run(rt_loop *loop)
 {
-    size_t budget = loop->_heap_len;
+    size_t budget = loop->_timers.n;
     int ran = 0;
-    while (budget > 0 && loop->_heap_len > 0 && loop->_heap[0]->when <= loop->now) {
-        rt_timer *t = loop->_heap[0];
+    rt_timer *t;
+    while (budget > 0 && (t = (rt_timer *)rt_heap_min(&loop->_timers)) != NULL &&
+           t->when <= loop->now) {
         if (t->repeat_ms)
             rt__timer_rearm(loop, t);
         else
@@ -618,11 +559,11 @@ static int rt__timer_run(rt_loop *loop)
 /* The wait for this step: the caller's limit, shortened to the next timer. */
 static int rt__loop_timeout(const rt_loop *loop, int timeout_ms)
 {
-    uint64_t wait, when;
-    if (loop->_heap_len == 0)
+    const rt_timer *next = (const rt_timer *)rt_heap_min(&loop->_timers);
+    uint64_t wait;
+    if (!next)
         return timeout_ms < 0 ? -1 : timeout_ms;
-    when = loop->_heap[0]->when;
-    wait = when > loop->now ? when - loop->now : 0;
+    wait = next->when > loop->now ? next->when - loop->now : 0;
     if (timeout_ms >= 0 && (uint64_t)timeout_ms < wait)
         wait = (uint64_t)timeout_ms;
     return wait > INT_MAX ? INT_MAX : (int)wait;

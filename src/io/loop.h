@@ -10,6 +10,7 @@
 #define RT_LOOP_H
 
 #include "../base/core.h"
+#include "../base/heap.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,8 +67,7 @@ struct rt_loop {
     void *_ready;               /* poll only: this step's events, snapshotted */
     size_t _ready_cap;
     int _epfd;                  /* epoll only, else -1 */
-    rt_timer **_heap;
-    size_t _heap_len, _heap_cap;
+    rt_heap _timers;            /* active timers, by `when` */
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
     rt_loop_hook *_hook_next;   /* the next hook of a run in progress */

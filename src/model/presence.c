@@ -1,15 +1,15 @@
 /* presence.c - who is online in each room, and who is typing.
  *
  * The structures:
- *   - three chained hash tables sharing one implementation (each entry
- *     starts with an rt_presence_node): rooms by name, users by (room, id),
- *     connections by key;
- *   - per room, its users in a doubly linked list in join order (listing
- *     and O(1) removal);
- *   - per connection, its sessions (one per room it is in) in a doubly
- *     linked list, so a connection finds its user in a room, or leaves
- *     everything, without looking at anybody else;
- *   - one min-heap of deadlines. Each user owns two timers (typing, grace);
+ *   - three tables of the shared hash table (base/hash): rooms by name,
+ *     users by (room, id), connections by key;
+ *   - per room, its users in a shared list (base/list) in join order
+ *     (listing and O(1) removal);
+ *   - per connection, its sessions (one per room it is in) in a list, so a
+ *     connection finds its user in a room, or leaves everything, without
+ *     looking at anybody else;
+ *   - the shared min-heap (base/heap) of deadlines. Each user owns two
+ *     timers (typing, grace);
  *     the heap's capacity is reserved for both when the user is created, so
  *     arming a timer never allocates and leave/tick cannot fail.
  * A join makes every allocation it may need before it changes anything, so
@@ -19,32 +19,26 @@
 #include "room.h"
 #include <string.h>
 
-#define RT__PRESENCE_IDLE SIZE_MAX /* timer index of a timer not in the heap */
-
-typedef struct rt_presence_node {
-    struct rt_presence_node *next; /* hash chain */
-    uint32_t hash;
-} rt_presence_node;
-
+/* A deadline; `slot` is its place in the heap, 0 while not armed. */
 typedef struct rt_presence_timer {
     uint64_t at;
-    size_t idx; /* position in the heap, or RT__PRESENCE_IDLE */
+    size_t slot;
     struct rt__presence_user *user;
 } rt_presence_timer;
 
 typedef struct rt__presence_room {
-    rt_presence_node node; /* first: the table holds it as a node */
-    rt_str name;           /* inside this allocation, NUL-terminated */
+    rt_hash_node node;
+    rt_str name; /* inside this allocation, NUL-terminated */
     size_t n_users;
-    struct rt__presence_user *first, *last;
+    rt_list users; /* join order */
 } rt__presence_room;
 
 typedef struct rt__presence_user {
-    rt_presence_node node;
+    rt_hash_node node;
     rt__presence_room *room;
-    struct rt__presence_user *prev, *next; /* in the room, join order */
-    rt_str id;                             /* inside this allocation */
-    char *info;                            /* own allocation; NULL when empty */
+    rt_list link; /* in the room, join order */
+    rt_str id;    /* inside this allocation */
+    char *info;   /* own allocation; NULL when empty */
     size_t info_n;
     size_t n_conns;
     int typing;
@@ -53,17 +47,17 @@ typedef struct rt__presence_user {
 } rt__presence_user;
 
 typedef struct rt__presence_conn {
-    rt_presence_node node;
+    rt_hash_node node;
     const void *key;
     size_t n_rooms;
-    struct rt__presence_sess *first;
+    rt_list sessions;
 } rt__presence_conn;
 
 /* One connection in one room, as one user. */
 typedef struct rt__presence_sess {
     rt__presence_conn *conn;
     rt__presence_user *user;
-    struct rt__presence_sess *prev, *next; /* in the connection's list */
+    rt_list link; /* in the connection's list */
 } rt__presence_sess;
 
 static const rt_allocator *rt__presence_alloc(const rt_presence *p)
@@ -110,77 +104,19 @@ static uint32_t rt__presence_hash_conn(const rt_presence *p, const void *key)
     return (uint32_t)(z ^ (z >> 32));
 }
 
-/* ---- Hash tables -------------------------------------------------------------- */
-
-static rt_presence_node *rt__presence_bucket(const rt_presence_table *t, uint32_t h)
-{
-    return t->_b ? t->_b[h & (t->_n_b - 1)] : NULL;
-}
-
-static void rt__presence_table_add(rt_presence_table *t, rt_presence_node *x)
-{
-    rt_presence_node **b = &t->_b[x->hash & (t->_n_b - 1)];
-    x->next = *b;
-    *b = x;
-}
-
-static void rt__presence_table_del(rt_presence_table *t, rt_presence_node *x)
-{
-    rt_presence_node **pp = &t->_b[x->hash & (t->_n_b - 1)];
-    while (*pp != x)
-        pp = &(*pp)->next;
-    *pp = x->next;
-}
-
-/* Keeps at least `need` buckets (load factor <= 1) by doubling. Only the
- * first array is required: a failed growth just leaves longer chains. */
-static rt_result rt__presence_table_reserve(const rt_allocator *a, rt_presence_table *t,
-                                            size_t need)
-{
-    size_t n = t->_n_b > 0 ? t->_n_b * 2 : 16, i;
-    rt_presence_table old = *t;
-    rt_presence_node *x, *next;
-    if (t->_b && need <= t->_n_b)
-        return RT_OK;
-    if (n > SIZE_MAX / sizeof *t->_b)
-        return t->_b ? RT_OK : RT_E_NOMEM;
-    t->_b = (rt_presence_node **)rt_alloc(a, n * sizeof *t->_b);
-    if (!t->_b) {
-        *t = old;
-        return old._b ? RT_OK : RT_E_NOMEM;
-    }
-    t->_n_b = n;
-    for (i = 0; i < n; i++)
-        t->_b[i] = NULL;
-    for (i = 0; i < old._n_b; i++) {
-        for (x = old._b[i]; x; x = next) {
-            next = x->next;
-            rt__presence_table_add(t, x);
-        }
-    }
-    rt_free(a, old._b, old._n_b * sizeof *old._b);
-    return RT_OK;
-}
-
-static void rt__presence_table_free(const rt_allocator *a, rt_presence_table *t)
-{
-    rt_free(a, t->_b, t->_n_b * sizeof *t->_b);
-    t->_b = NULL;
-    t->_n_b = 0;
-}
-
 /* ---- Lookups ------------------------------------------------------------------ */
 
 static rt__presence_room *rt__presence_find_room(const rt_presence *p, rt_str name)
 {
-    uint32_t h;
-    rt_presence_node *x;
+    rt_hash_node *x;
+    rt__presence_room *r;
     if (!rt_room_name_valid(name))
         return NULL;
-    h = rt__presence_hash_room(p, name);
-    for (x = rt__presence_bucket(&p->_rooms, h); x; x = x->next) {
-        if (x->hash == h && rt_str_eq(((rt__presence_room *)x)->name, name))
-            return (rt__presence_room *)x;
+    x = rt_hash_find(&p->_rooms, rt__presence_hash_room(p, name));
+    for (; x; x = rt_hash_find_next(x)) {
+        r = RT_HASH_ENTRY(x, rt__presence_room, node);
+        if (rt_str_eq(r->name, name))
+            return r;
     }
     return NULL;
 }
@@ -188,24 +124,22 @@ static rt__presence_room *rt__presence_find_room(const rt_presence *p, rt_str na
 static rt__presence_user *rt__presence_find_user(const rt_presence *p, const rt__presence_room *r,
                                                  rt_str id)
 {
-    uint32_t h = rt__presence_hash_user(r, id);
-    rt_presence_node *x;
-    const rt__presence_user *u;
-    for (x = rt__presence_bucket(&p->_users, h); x; x = x->next) {
-        u = (const rt__presence_user *)x;
-        if (x->hash == h && u->room == r && rt_str_eq(u->id, id))
-            return (rt__presence_user *)x;
+    rt_hash_node *x = rt_hash_find(&p->_users, rt__presence_hash_user(r, id));
+    rt__presence_user *u;
+    for (; x; x = rt_hash_find_next(x)) {
+        u = RT_HASH_ENTRY(x, rt__presence_user, node);
+        if (u->room == r && rt_str_eq(u->id, id))
+            return u;
     }
     return NULL;
 }
 
 static rt__presence_conn *rt__presence_find_conn(const rt_presence *p, const void *key)
 {
-    uint32_t h = rt__presence_hash_conn(p, key);
-    rt_presence_node *x;
-    for (x = rt__presence_bucket(&p->_conns, h); x; x = x->next) {
-        if (((rt__presence_conn *)x)->key == key)
-            return (rt__presence_conn *)x;
+    rt_hash_node *x = rt_hash_find(&p->_conns, rt__presence_hash_conn(p, key));
+    for (; x; x = rt_hash_find_next(x)) {
+        if (RT_HASH_ENTRY(x, rt__presence_conn, node)->key == key)
+            return RT_HASH_ENTRY(x, rt__presence_conn, node);
     }
     return NULL;
 }
@@ -214,8 +148,10 @@ static rt__presence_conn *rt__presence_find_conn(const rt_presence *p, const voi
 static rt__presence_sess *rt__presence_find_sess(const rt__presence_conn *c,
                                                  const rt__presence_room *r)
 {
+    const rt_list *l;
     rt__presence_sess *s;
-    for (s = c ? c->first : NULL; s; s = s->next) {
+    for (l = c ? rt_list_first(&c->sessions) : NULL; l; l = rt_list_next(&c->sessions, l)) {
+        s = RT_LIST_ENTRY(l, rt__presence_sess, link);
         if (s->user->room == r)
             return s;
     }
@@ -228,99 +164,41 @@ static rt__presence_sess *rt__presence_lookup(const rt_presence *p, rt_str room,
     return r ? rt__presence_find_sess(rt__presence_find_conn(p, key), r) : NULL;
 }
 
-/* ---- Deadlines: a binary min-heap of timers ------------------------------------ */
-
-static void rt__presence_heap_put(rt_presence *p, rt_presence_timer *t, size_t i)
-{
-    p->_heap[i] = t;
-    t->idx = i;
-}
-
-static void rt__presence_sift_up(rt_presence *p, size_t i)
-{
-    rt_presence_timer *t = p->_heap[i];
-    while (i > 0 && p->_heap[(i - 1) / 2]->at > t->at) {
-        rt__presence_heap_put(p, p->_heap[(i - 1) / 2], i);
-        i = (i - 1) / 2;
-    }
-    rt__presence_heap_put(p, t, i);
-}
-
-static void rt__presence_sift_down(rt_presence *p, size_t i)
-{
-    rt_presence_timer *t = p->_heap[i];
-    size_t c;
-    while ((c = 2 * i + 1) < p->_n_heap) {
-        if (c + 1 < p->_n_heap && p->_heap[c + 1]->at < p->_heap[c]->at)
-            c++;
-        if (p->_heap[c]->at >= t->at)
-            break;
-        rt__presence_heap_put(p, p->_heap[c], i);
-        i = c;
-    }
-    rt__presence_heap_put(p, t, i);
-}
+/* ---- Deadlines ------------------------------------------------------------------ */
 
 /* Arms t for `at`, or moves it there when armed. Never allocates (see the
  * top): the heap has room for two timers per user. */
 static void rt__presence_timer_set(rt_presence *p, rt_presence_timer *t, uint64_t at)
 {
     t->at = at;
-    if (t->idx == RT__PRESENCE_IDLE) {
-        RT_ASSERT(p->_n_heap < p->_cap_heap);
-        rt__presence_heap_put(p, t, p->_n_heap++);
-    }
-    rt__presence_sift_up(p, t->idx);
-    rt__presence_sift_down(p, t->idx);
+    if (t->slot)
+        rt_heap_update(&p->_deadlines, t);
+    else
+        rt_heap_insert(&p->_deadlines, t);
 }
 
 static void rt__presence_timer_stop(rt_presence *p, rt_presence_timer *t)
 {
-    size_t i = t->idx;
-    rt_presence_timer *last;
-    if (i == RT__PRESENCE_IDLE)
-        return;
-    t->idx = RT__PRESENCE_IDLE;
-    last = p->_heap[--p->_n_heap];
-    if (last == t)
-        return;
-    rt__presence_heap_put(p, last, i);
-    rt__presence_sift_up(p, i);
-    rt__presence_sift_down(p, last->idx);
+    rt_heap_remove(&p->_deadlines, t);
 }
 
-/* Room for the timers of `users` users. Grows by doubling. */
+/* Room for the timers of `users` users. */
 static rt_result rt__presence_heap_reserve(rt_presence *p, size_t users)
 {
-    size_t cap = p->_cap_heap > 0 ? p->_cap_heap * 2 : 16, sz = sizeof *p->_heap;
-    void *h;
-    if (users > SIZE_MAX / 2 / sz)
+    if (users > SIZE_MAX / 2)
         return RT_E_NOMEM;
-    if (2 * users <= p->_cap_heap)
-        return RT_OK;
-    if (cap < 2 * users || cap > SIZE_MAX / sz)
-        cap = 2 * users;
-    h = rt_realloc(rt__presence_alloc(p), p->_heap, p->_cap_heap * sz, cap * sz);
-    if (!h)
-        return RT_E_NOMEM;
-    p->_heap = (rt_presence_timer **)h;
-    p->_cap_heap = cap;
-    return RT_OK;
+    return rt_heap_reserve(&p->_deadlines, rt__presence_alloc(p), 2 * users);
 }
 
-/* Gives memory back after a crowd has left: halve while the half still
- * holds twice what the users need. A failed shrink keeps the bigger array. */
-static void rt__presence_heap_shrink(rt_presence *p)
+/* Gives memory back after a crowd has left: the heap keeps room for two
+ * timers per user, the tables one bucket per entry. A failed shrink keeps
+ * the bigger arrays. */
+static void rt__presence_shrink(rt_presence *p)
 {
-    size_t cap = p->_cap_heap / 2, sz = sizeof *p->_heap;
-    void *h;
-    if (cap < 32 || p->n_users > cap / 4)
-        return;
-    h = rt_realloc(rt__presence_alloc(p), p->_heap, p->_cap_heap * sz, cap * sz);
-    if (h) {
-        p->_heap = (rt_presence_timer **)h;
-        p->_cap_heap = cap;
-    }
+    const rt_allocator *a = rt__presence_alloc(p);
+    rt_heap_shrink(&p->_deadlines, a, 2 * p->n_users);
+    rt_hash_shrink(&p->_users, a, p->n_users);
+    rt_hash_shrink(&p->_rooms, a, p->n_rooms);
 }
 
 /* ---- Events and endings ---------------------------------------------------------- */
@@ -376,25 +254,18 @@ static void rt__presence_user_drop(rt_presence *p, rt__presence_user *u)
     rt__presence_room *r = u->room;
     rt__presence_timer_stop(p, &u->grace);
     rt__presence_timer_stop(p, &u->typing_t);
-    rt__presence_table_del(&p->_users, &u->node);
-    if (u->prev)
-        u->prev->next = u->next;
-    else
-        r->first = u->next;
-    if (u->next)
-        u->next->prev = u->prev;
-    else
-        r->last = u->prev;
+    rt_hash_remove(&p->_users, &u->node);
+    rt_list_unlink(&u->link);
     r->n_users--;
     p->n_users--;
     rt__presence_emit(p, RT_PRESENCE_EV_LEAVE, u);
     rt__presence_user_free(p, u);
     if (r->n_users == 0) {
-        rt__presence_table_del(&p->_rooms, &r->node);
+        rt_hash_remove(&p->_rooms, &r->node);
         p->n_rooms--;
         rt__presence_room_free(p, r);
     }
-    rt__presence_heap_shrink(p);
+    rt__presence_shrink(p);
 }
 
 /* Unlinks and frees one session. When it was its user's last connection in
@@ -404,12 +275,7 @@ static void rt__presence_sess_remove(rt_presence *p, rt__presence_sess *s, uint6
 {
     rt__presence_conn *c = s->conn;
     rt__presence_user *u = s->user;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->first = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    rt_list_unlink(&s->link);
     c->n_rooms--;
     rt_free(rt__presence_alloc(p), s, sizeof *s);
     if (--u->n_conns > 0)
@@ -423,9 +289,10 @@ static void rt__presence_sess_remove(rt_presence *p, rt__presence_sess *s, uint6
 
 static void rt__presence_conn_free(rt_presence *p, rt__presence_conn *c)
 {
-    rt__presence_table_del(&p->_conns, &c->node);
+    rt_hash_remove(&p->_conns, &c->node);
     p->n_conns--;
     rt_free(rt__presence_alloc(p), c, sizeof *c);
+    rt_hash_shrink(&p->_conns, rt__presence_alloc(p), p->n_conns);
 }
 
 /* ---- Registry --------------------------------------------------------------------- */
@@ -449,41 +316,44 @@ rt_result rt_presence_init(rt_presence *p, const rt_presence_settings *s)
         return RT_E_INVAL;
     memset(p, 0, sizeof *p);
     p->settings = *s;
+    rt_heap_init(&p->_deadlines, offsetof(rt_presence_timer, at),
+                 offsetof(rt_presence_timer, slot));
     return RT_OK;
 }
 
-/* Frees every session and connection record, announcing nothing. */
+/* Frees every session and connection record, announcing nothing. Each
+ * loop reads its next entry before it frees the current one. */
 static void rt__presence_free_conns(rt_presence *p)
 {
-    size_t b;
+    const rt_allocator *a = rt__presence_alloc(p);
+    rt_hash_node *x, *next_x;
+    rt_list *l, *next_l;
     rt__presence_conn *c;
-    rt__presence_sess *s;
-    for (b = 0; b < p->_conns._n_b; b++) {
-        while ((c = (rt__presence_conn *)p->_conns._b[b]) != NULL) {
-            while ((s = c->first) != NULL) {
-                c->first = s->next;
-                rt_free(rt__presence_alloc(p), s, sizeof *s);
-            }
-            rt__presence_conn_free(p, c);
+    for (x = rt_hash_first(&p->_conns); x; x = next_x) {
+        next_x = rt_hash_next(&p->_conns, x);
+        c = RT_HASH_ENTRY(x, rt__presence_conn, node);
+        for (l = rt_list_first(&c->sessions); l; l = next_l) {
+            next_l = rt_list_next(&c->sessions, l);
+            rt_free(a, RT_LIST_ENTRY(l, rt__presence_sess, link), sizeof(rt__presence_sess));
         }
+        rt_free(a, c, sizeof *c);
     }
 }
 
 /* Frees every user and room, announcing nothing. */
 static void rt__presence_free_rooms(rt_presence *p)
 {
-    size_t b;
+    rt_hash_node *x, *next_x;
+    rt_list *l, *next_l;
     rt__presence_room *r;
-    rt__presence_user *u;
-    for (b = 0; b < p->_rooms._n_b; b++) {
-        while ((r = (rt__presence_room *)p->_rooms._b[b]) != NULL) {
-            p->_rooms._b[b] = r->node.next;
-            while ((u = r->first) != NULL) {
-                r->first = u->next;
-                rt__presence_user_free(p, u);
-            }
-            rt__presence_room_free(p, r);
+    for (x = rt_hash_first(&p->_rooms); x; x = next_x) {
+        next_x = rt_hash_next(&p->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt__presence_room, node);
+        for (l = rt_list_first(&r->users); l; l = next_l) {
+            next_l = rt_list_next(&r->users, l);
+            rt__presence_user_free(p, RT_LIST_ENTRY(l, rt__presence_user, link));
         }
+        rt__presence_room_free(p, r);
     }
 }
 
@@ -493,12 +363,10 @@ void rt_presence_deinit(rt_presence *p)
     RT_ASSERT(p->_busy == 0);
     rt__presence_free_conns(p);
     rt__presence_free_rooms(p);
-    rt__presence_table_free(a, &p->_rooms);
-    rt__presence_table_free(a, &p->_users);
-    rt__presence_table_free(a, &p->_conns);
-    rt_free(a, p->_heap, p->_cap_heap * sizeof *p->_heap);
-    p->_heap = NULL;
-    p->_n_heap = p->_cap_heap = 0;
+    rt_hash_deinit(&p->_rooms, a);
+    rt_hash_deinit(&p->_users, a);
+    rt_hash_deinit(&p->_conns, a);
+    rt_heap_deinit(&p->_deadlines, a);
     p->n_rooms = p->n_users = p->n_conns = 0;
 }
 
@@ -576,13 +444,13 @@ static rt_result rt__presence_join_limits(const rt_presence *p, const rt__presen
 static rt_result rt__presence_join_reserve(rt_presence *p, const rt__presence_join *j)
 {
     const rt_allocator *a = rt__presence_alloc(p);
-    if (!j->c && rt__presence_table_reserve(a, &p->_conns, p->n_conns + 1) != RT_OK)
+    if (!j->c && rt_hash_reserve(&p->_conns, a, p->n_conns + 1) != RT_OK)
         return RT_E_NOMEM;
-    if (!j->r && rt__presence_table_reserve(a, &p->_rooms, p->n_rooms + 1) != RT_OK)
+    if (!j->r && rt_hash_reserve(&p->_rooms, a, p->n_rooms + 1) != RT_OK)
         return RT_E_NOMEM;
     if (j->u)
         return RT_OK;
-    if (rt__presence_table_reserve(a, &p->_users, p->n_users + 1) != RT_OK)
+    if (rt_hash_reserve(&p->_users, a, p->n_users + 1) != RT_OK)
         return RT_E_NOMEM;
     return rt__presence_heap_reserve(p, p->n_users + 1);
 }
@@ -591,10 +459,9 @@ static rt__presence_conn *rt__presence_conn_new(rt_presence *p, const void *key)
 {
     rt__presence_conn *c = (rt__presence_conn *)rt_alloc(rt__presence_alloc(p), sizeof *c);
     if (c) {
-        c->node.hash = rt__presence_hash_conn(p, key);
         c->key = key;
         c->n_rooms = 0;
-        c->first = NULL;
+        c->sessions.prev = c->sessions.next = NULL;
     }
     return c;
 }
@@ -611,9 +478,8 @@ static rt__presence_room *rt__presence_room_new(rt_presence *p, rt_str name)
     s[name.n] = '\0';
     r->name.p = s;
     r->name.n = name.n;
-    r->node.hash = rt__presence_hash_room(p, name);
     r->n_users = 0;
-    r->first = r->last = NULL;
+    r->users.prev = r->users.next = NULL;
     return r;
 }
 
@@ -633,8 +499,6 @@ static rt__presence_user *rt__presence_user_new(rt_presence *p, rt__presence_roo
     u->id.n = id.n;
     u->room = r;
     u->since_ms = now_ms;
-    u->node.hash = rt__presence_hash_user(r, id);
-    u->grace.idx = u->typing_t.idx = RT__PRESENCE_IDLE;
     u->grace.user = u->typing_t.user = u;
     return u;
 }
@@ -679,31 +543,22 @@ static void rt__presence_join_link(rt_presence *p, rt__presence_join *j,
     rt__presence_sess *s = j->s;
     rt__presence_user *u = j->u;
     if (!found->c) {
-        rt__presence_table_add(&p->_conns, &j->c->node);
+        rt_hash_insert(&p->_conns, &j->c->node, rt__presence_hash_conn(p, j->key));
         p->n_conns++;
     }
     if (!found->r) {
-        rt__presence_table_add(&p->_rooms, &j->r->node);
+        rt_hash_insert(&p->_rooms, &j->r->node, rt__presence_hash_room(p, j->room));
         p->n_rooms++;
     }
-    if (!found->u) {
-        u->prev = j->r->last;
-        if (u->prev)
-            u->prev->next = u;
-        else
-            j->r->first = u;
-        j->r->last = u;
-        rt__presence_table_add(&p->_users, &u->node);
+    if (!found->u) { /* after its room: the user's hash continues the room's */
+        rt_list_push_back(&j->r->users, &u->link);
+        rt_hash_insert(&p->_users, &u->node, rt__presence_hash_user(j->r, j->user));
         j->r->n_users++;
         p->n_users++;
     }
     s->conn = j->c;
     s->user = u;
-    s->prev = NULL;
-    s->next = j->c->first;
-    if (s->next)
-        s->next->prev = s;
-    j->c->first = s;
+    rt_list_push_front(&j->c->sessions, &s->link);
     j->c->n_rooms++;
     u->n_conns++;
     rt__presence_timer_stop(p, &u->grace); /* back within the grace period */
@@ -774,11 +629,12 @@ void rt_presence_leave_all(rt_presence *p, const void *conn, uint64_t now_ms)
 {
     rt__presence_conn *c;
     RT_ASSERT(p->_busy == 0);
+    rt_list *l;
     c = rt__presence_find_conn(p, conn);
     if (!c)
         return;
-    while (c->first)
-        rt__presence_sess_remove(p, c->first, now_ms);
+    while ((l = rt_list_first(&c->sessions)) != NULL)
+        rt__presence_sess_remove(p, RT_LIST_ENTRY(l, rt__presence_sess, link), now_ms);
     rt__presence_conn_free(p, c);
 }
 
@@ -810,8 +666,7 @@ size_t rt_presence_tick(rt_presence *p, uint64_t now_ms)
     size_t n = 0;
     rt_presence_timer *t;
     RT_ASSERT(p->_busy == 0);
-    while (p->_n_heap > 0 && p->_heap[0]->at <= now_ms) {
-        t = p->_heap[0];
+    while ((t = (rt_presence_timer *)rt_heap_min(&p->_deadlines)) != NULL && t->at <= now_ms) {
         if (t == &t->user->typing_t)
             rt__presence_typing_stop(p, t->user);
         else
@@ -823,9 +678,10 @@ size_t rt_presence_tick(rt_presence *p, uint64_t now_ms)
 
 int rt_presence_next_deadline(const rt_presence *p, uint64_t *at_ms)
 {
-    if (p->_n_heap == 0)
+    const rt_presence_timer *t = (const rt_presence_timer *)rt_heap_min(&p->_deadlines);
+    if (!t)
         return 0;
-    *at_ms = p->_heap[0]->at;
+    *at_ms = t->at;
     return 1;
 }
 
@@ -841,12 +697,14 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
 {
     rt__presence_room *r = rt__presence_find_room(p, room);
     const rt__presence_user *u;
+    const rt_list *l;
     rt_presence_member m;
     size_t n = 0;
     if (!r)
         return 0;
     p->_busy++;
-    for (u = r->first; u; u = u->next) {
+    for (l = rt_list_first(&r->users); l; l = rt_list_next(&r->users, l)) {
+        u = RT_LIST_ENTRY(l, const rt__presence_user, link);
         m.user = u->id;
         m.info = rt__presence_info(u);
         m.conns = u->n_conns;

@@ -46,6 +46,8 @@
 #define RT_PRESENCE_H
 
 #include "../base/core.h"
+#include "../base/hash.h"
+#include "../base/heap.h"
 #include "room.h"
 
 #ifdef __cplusplus
@@ -122,15 +124,6 @@ typedef struct rt_presence_settings {
     uint64_t typing_ms;
 } rt_presence_settings;
 
-struct rt_presence_node;  /* private: an entry of a hash table */
-struct rt_presence_timer; /* private: a deadline in the heap */
-
-/* Private: a chained hash table; _n_b is 0 or a power of two. */
-typedef struct rt_presence_table {
-    struct rt_presence_node **_b;
-    size_t _n_b;
-} rt_presence_table;
-
 /* The registry: caller-owned, must not be moved or copied after init. */
 typedef struct rt_presence {
     rt_presence_settings settings; /* read-only after init, except as noted */
@@ -138,9 +131,8 @@ typedef struct rt_presence {
     size_t n_users;                /* read-only: users, summed over rooms */
     size_t n_conns;                /* read-only: connections in some room */
     /* private */
-    rt_presence_table _rooms, _users, _conns;
-    struct rt_presence_timer **_heap; /* min-heap on the deadline */
-    size_t _n_heap, _cap_heap;
+    rt_hash _rooms, _users, _conns;
+    rt_heap _deadlines; /* the users' armed timers, by deadline */
     unsigned _busy; /* callbacks in progress: changes are caller bugs then */
 } rt_presence;
 

@@ -1,11 +1,12 @@
 /* room.c - rooms: membership, history ring, positions, recovery.
  *
  * Three structures carry it all:
- *   - a chained hash table of rooms by name (FNV-1a, seeded per registry);
+ *   - the shared hash table (base/hash) of rooms by name (FNV-1a, seeded
+ *     per registry);
  *   - one membership record per (member, room) pair, held twice: by the room
  *     in a dense array (fast to walk, swap-remove by stored index) and by the
- *     member in a doubly linked list (so a member can leave everything in
- *     O(its rooms) and a lookup never scans a big room);
+ *     member in a shared list (base/list, so a member can leave everything
+ *     in O(its rooms) and a lookup never scans a big room);
  *   - per room, a ring of message pointers, oldest first, whose offsets are
  *     contiguous: the ring holds offsets pos.offset - count + 1 .. pos.offset.
  */
@@ -15,8 +16,8 @@
 typedef struct rt_room_membership {
     rt_room *room;
     rt_room_member *member;
-    size_t slot;                            /* index in room->_slots */
-    struct rt_room_membership *prev, *next; /* in the member's list */
+    size_t slot;  /* index in room->_slots */
+    rt_list link; /* in the member's list */
 } rt_room_membership;
 
 /* ---- Positions -------------------------------------------------------------- */
@@ -329,42 +330,16 @@ int rt_room_name_valid(rt_str name)
 
 rt_room *rt_rooms_find(const rt_rooms *rs, rt_str name)
 {
-    uint32_t h;
+    rt_hash_node *x;
     rt_room *r;
-    if (!rs->_buckets || !rt_room_name_valid(name))
+    if (!rt_room_name_valid(name))
         return NULL;
-    h = rt__rooms_hash(rs, name);
-    for (r = rs->_buckets[h & (rs->_n_buckets - 1)]; r; r = r->_next) {
-        if (r->_hash == h && rt_str_eq(r->name, name))
+    for (x = rt_hash_find(&rs->_rooms, rt__rooms_hash(rs, name)); x; x = rt_hash_find_next(x)) {
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        if (rt_str_eq(r->name, name))
             return r;
     }
     return NULL;
-}
-
-/* Keeps buckets >= rooms by doubling. Only the first array is required: a
- * failed growth just leaves longer chains. */
-static rt_result rt__rooms_grow(rt_rooms *rs)
-{
-    size_t n = rs->_n_buckets > 0 ? rs->_n_buckets * 2 : 16, i;
-    rt_room **b, *r, *next;
-    if (rs->_buckets && rs->n_rooms < rs->_n_buckets)
-        return RT_OK;
-    b = n <= SIZE_MAX / sizeof *b ? (rt_room **)rt_alloc(rs->settings.alloc, n * sizeof *b) : NULL;
-    if (!b)
-        return rs->_buckets ? RT_OK : RT_E_NOMEM;
-    for (i = 0; i < n; i++)
-        b[i] = NULL;
-    for (i = 0; i < rs->_n_buckets; i++) {
-        for (r = rs->_buckets[i]; r; r = next) {
-            next = r->_next;
-            r->_next = b[r->_hash & (n - 1)];
-            b[r->_hash & (n - 1)] = r;
-        }
-    }
-    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *b);
-    rs->_buckets = b;
-    rs->_n_buckets = n;
-    return RT_OK;
 }
 
 /* A new, empty room (the caller checked the name and that it is absent). */
@@ -374,7 +349,9 @@ static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
     char *p;
     if (rs->n_rooms >= rs->settings.max_rooms)
         return RT_E_LIMIT;
-    if (rt__rooms_grow(rs) != RT_OK)
+    /* buckets >= rooms; only the first array is required: a failed growth
+     * just leaves longer chains */
+    if (rt_hash_reserve(&rs->_rooms, rs->settings.alloc, rs->n_rooms + 1) != RT_OK)
         return RT_E_NOMEM;
     r = (rt_room *)rt_alloc(rs->settings.alloc, sizeof *r + name.n + 1);
     if (!r)
@@ -386,10 +363,8 @@ static rt_result rt__rooms_create(rt_rooms *rs, rt_str name, rt_room **out)
     r->name.p = p;
     r->name.n = name.n;
     r->_rs = rs;
-    r->_hash = rt__rooms_hash(rs, name);
-    r->pos.epoch = rt__rooms_new_epoch(rs, r->_hash);
-    r->_next = rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
-    rs->_buckets[r->_hash & (rs->_n_buckets - 1)] = r;
+    rt_hash_insert(&rs->_rooms, &r->_node, rt__rooms_hash(rs, name));
+    r->pos.epoch = rt__rooms_new_epoch(rs, r->_node.hash);
     rs->n_rooms++;
     *out = r;
     return RT_OK;
@@ -409,10 +384,7 @@ static void rt__room_free(rt_room *r)
 {
     rt_rooms *rs = r->_rs;
     const rt_allocator *a = rs->settings.alloc;
-    rt_room **pp = &rs->_buckets[r->_hash & (rs->_n_buckets - 1)];
-    while (*pp != r)
-        pp = &(*pp)->_next;
-    *pp = r->_next;
+    rt_hash_remove(&rs->_rooms, &r->_node);
     while (r->history_count > 0)
         rt__room_pop(r);
     rt_free(a, r->_ring, r->_ring_cap * sizeof *r->_ring);
@@ -434,18 +406,19 @@ static int rt__room_wanted(const rt_room *r)
 
 size_t rt_rooms_expire(rt_rooms *rs, uint64_t now_ms)
 {
-    size_t b, freed = 0;
-    rt_room *r, *next;
-    for (b = 0; b < rs->_n_buckets; b++) {
-        for (r = rs->_buckets[b]; r; r = next) {
-            next = r->_next;
-            rt__room_evict_age(r, now_ms);
-            if (!rt__room_wanted(r)) {
-                rt__room_free(r);
-                freed++;
-            }
+    size_t freed = 0;
+    rt_hash_node *x, *next;
+    rt_room *r;
+    for (x = rt_hash_first(&rs->_rooms); x; x = next) {
+        next = rt_hash_next(&rs->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        rt__room_evict_age(r, now_ms);
+        if (!rt__room_wanted(r)) {
+            rt__room_free(r);
+            freed++;
         }
     }
+    rt_hash_shrink(&rs->_rooms, rs->settings.alloc, rs->n_rooms); /* not during the walk */
     return freed;
 }
 
@@ -456,21 +429,28 @@ void rt_room_member_init(rt_room_member *m, void *user)
     m->user = user;
     m->sub = NULL;
     m->n_rooms = 0;
-    m->_first = NULL;
+    m->_rooms.prev = m->_rooms.next = NULL;
+}
+
+/* The membership record of a link in a member's list (NULL for NULL). */
+static rt_room_membership *rt__room_rec(const rt_list *l)
+{
+    return l ? RT_LIST_ENTRY(l, rt_room_membership, link) : NULL;
 }
 
 rt_room *rt_room_member_last(const rt_room_member *m)
 {
-    return m->_first ? m->_first->room : NULL; /* joins push at the front */
+    rt_room_membership *rec = rt__room_rec(rt_list_first(&m->_rooms));
+    return rec ? rec->room : NULL; /* joins push at the front */
 }
 
 /* The record linking m to room, found through m's own list. */
 static rt_room_membership *rt__room_find_rec(const rt_room *room, const rt_room_member *m)
 {
-    rt_room_membership *rec;
-    for (rec = m->_first; rec; rec = rec->next) {
-        if (rec->room == room)
-            return rec;
+    const rt_list *l;
+    for (l = rt_list_first(&m->_rooms); l; l = rt_list_next(&m->_rooms, l)) {
+        if (rt__room_rec(l)->room == room)
+            return rt__room_rec(l);
     }
     return NULL;
 }
@@ -517,11 +497,8 @@ static rt_result rt__room_add(rt_room *r, rt_room_member *m)
     rec->slot = r->_n_slots;
     r->_slots[r->_n_slots++] = rec;
     r->n_members++;
-    rec->prev = NULL;
-    rec->next = m->_first;
-    if (m->_first)
-        m->_first->prev = rec;
-    m->_first = rec;
+    rec->link.prev = rec->link.next = NULL;
+    rt_list_push_front(&m->_rooms, &rec->link);
     m->n_rooms++;
     return RT_OK;
 }
@@ -532,7 +509,6 @@ static rt_result rt__room_add(rt_room *r, rt_room_member *m)
 static void rt__room_remove(rt_room_membership *rec)
 {
     rt_room *r = rec->room;
-    rt_room_member *m = rec->member;
     rt_room_membership *last;
     if (r->_walks > 0) {
         r->_slots[rec->slot] = NULL;
@@ -544,13 +520,8 @@ static void rt__room_remove(rt_room_membership *rec)
         rt__room_shrink_slots(r);
     }
     r->n_members--;
-    if (rec->prev)
-        rec->prev->next = rec->next;
-    else
-        m->_first = rec->next;
-    if (rec->next)
-        rec->next->prev = rec->prev;
-    m->n_rooms--;
+    rt_list_unlink(&rec->link);
+    rec->member->n_rooms--;
     rt_free(r->_rs->settings.alloc, rec, sizeof *rec);
 }
 
@@ -597,11 +568,15 @@ rt_result rt_room_join_recover(rt_rooms *rs, rt_str name, rt_room_member *m,
     return res;
 }
 
-/* Frees r if nobody wants it any more (see rt__room_wanted). */
+/* Frees r if nobody wants it any more (see rt__room_wanted), and gives
+ * back table memory after a crowd of rooms has gone. */
 static void rt__room_drop_if_unwanted(rt_room *r)
 {
-    if (!rt__room_wanted(r))
-        rt__room_free(r);
+    rt_rooms *rs = r->_rs;
+    if (rt__room_wanted(r))
+        return;
+    rt__room_free(r);
+    rt_hash_shrink(&rs->_rooms, rs->settings.alloc, rs->n_rooms);
 }
 
 rt_result rt_room_leave(rt_room *room, rt_room_member *m)
@@ -616,10 +591,11 @@ rt_result rt_room_leave(rt_room *room, rt_room_member *m)
 
 void rt_room_leave_all(rt_room_member *m)
 {
+    rt_room_membership *rec;
     rt_room *r;
-    while (m->_first) {
-        r = m->_first->room;
-        rt__room_remove(m->_first);
+    while ((rec = rt__room_rec(rt_list_first(&m->_rooms))) != NULL) {
+        r = rec->room;
+        rt__room_remove(rec);
         rt__room_drop_if_unwanted(r);
     }
 }
@@ -658,17 +634,15 @@ void rt_room_each(rt_room *room, rt_room_each_fn fn, void *ctx)
 
 void rt_rooms_deinit(rt_rooms *rs)
 {
-    size_t b;
+    rt_hash_node *x, *next;
     rt_room *r;
-    for (b = 0; b < rs->_n_buckets; b++) {
-        while ((r = rs->_buckets[b]) != NULL) {
-            RT_ASSERT(r->_walks == 0);
-            while (r->_n_slots > 0)
-                rt__room_remove(r->_slots[r->_n_slots - 1]);
-            rt__room_free(r);
-        }
+    for (x = rt_hash_first(&rs->_rooms); x; x = next) {
+        next = rt_hash_next(&rs->_rooms, x);
+        r = RT_HASH_ENTRY(x, rt_room, _node);
+        RT_ASSERT(r->_walks == 0);
+        while (r->_n_slots > 0)
+            rt__room_remove(r->_slots[r->_n_slots - 1]);
+        rt__room_free(r);
     }
-    rt_free(rs->settings.alloc, rs->_buckets, rs->_n_buckets * sizeof *rs->_buckets);
-    rs->_buckets = NULL;
-    rs->_n_buckets = 0;
+    rt_hash_deinit(&rs->_rooms, rs->settings.alloc);
 }

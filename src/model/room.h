@@ -31,6 +31,8 @@
 #define RT_ROOM_H
 
 #include "../base/core.h"
+#include "../base/hash.h"
+#include "../base/list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -146,8 +148,7 @@ typedef struct rt_room {
     size_t history_bytes; /* what they occupy, as history_max_bytes counts it */
     /* private */
     struct rt_rooms *_rs;
-    struct rt_room *_next; /* hash chain */
-    uint32_t _hash;
+    rt_hash_node _node;    /* in the registry's table, by name */
     unsigned _walks;       /* rt_room_each calls in progress */
     struct rt_room_membership **_slots; /* dense; NULL holes only during walks */
     size_t _n_slots, _cap_slots, _holes;
@@ -161,8 +162,7 @@ typedef struct rt_rooms {
     size_t n_rooms;             /* read-only */
     size_t history_bytes;       /* read-only: sum over the rooms */
     /* private */
-    rt_room **_buckets;
-    size_t _n_buckets;
+    rt_hash _rooms;
     uint64_t _epoch_state;
 } rt_rooms;
 
@@ -214,7 +214,7 @@ typedef struct rt_room_member {
     void *sub;
     size_t n_rooms; /* read-only */
     /* private */
-    struct rt_room_membership *_first;
+    rt_list _rooms; /* its memberships, the latest join first */
 } rt_room_member;
 
 RT_API void rt_room_member_init(rt_room_member *m, void *user);

@@ -467,7 +467,7 @@ RT_TEST(repeating_timer_keeps_its_schedule_and_stops_itself)
     step_until(&loop, &r.fired, 5);
     CHECK_EQ(r.bad, 0);
     CHECK(!rt_timer_active(&r.t));
-    CHECK_EQ(loop._heap_len, 0);
+    CHECK_EQ(loop._timers.n, 0);
     rt_loop_deinit(&loop);
     alarm(0);
 }
@@ -574,7 +574,7 @@ RT_TEST(two_timers_due_together_the_first_stops_the_second)
     CHECK_EQ(rt_timer_start(&loop, &b.t, 0, 0, on_rival, &b), RT_OK);
     CHECK_EQ(rt_loop_step(&loop, 0), 1);
     CHECK_EQ(a.fired + b.fired, 1);
-    CHECK_EQ(loop._heap_len, 0);
+    CHECK_EQ(loop._timers.n, 0);
     rt_loop_deinit(&loop);
 }
 
@@ -628,7 +628,7 @@ RT_TEST(the_wait_is_the_shorter_of_the_callers_and_the_next_timers)
     CHECK_EQ(rt_loop_step(&loop, -1), 1);
     CHECK_EQ(o.n, 1);
     CHECK(!tg.late);
-    CHECK_EQ(loop._heap_len, 0);
+    CHECK_EQ(loop._timers.n, 0);
     rt_loop_deinit(&loop);
     alarm(0);
 }
@@ -782,16 +782,17 @@ static void check_heap(const rt_loop *loop, const many *m)
 {
     size_t i, active = 0;
     int bad = 0;
-    for (i = 0; i < loop->_heap_len; i++) {
-        bad += loop->_heap[i]->_heap_index != i + 1;
-        bad += i > 0 && loop->_heap[(i - 1) / 2]->when > loop->_heap[i]->when;
+    const rt_timer *const *heap = (const rt_timer *const *)loop->_timers._items;
+    for (i = 0; i < loop->_timers.n; i++) {
+        bad += heap[i]->_heap_index != i + 1;
+        bad += i > 0 && heap[(i - 1) / 2]->when > heap[i]->when;
     }
     for (i = 0; i < NTIMERS; i++) {
         active += m->on[i] != 0;
         bad += (m->on[i] != 0) != rt_timer_active(&m->t[i]);
     }
     CHECK_EQ(bad, 0);
-    CHECK_EQ(active, loop->_heap_len);
+    CHECK_EQ(active, loop->_timers.n);
 }
 
 /* Each timer's user: the shared record and the timer's number. */
@@ -845,7 +846,7 @@ RT_TEST(ten_thousand_timers_random_start_stop_keep_the_heap)
     step_until(&loop, &m.fired, active);
     CHECK_EQ(m.disorder, 0);
     CHECK_EQ(m.inactive_fired, 0);
-    CHECK_EQ(loop._heap_len, 0);
+    CHECK_EQ(loop._timers.n, 0);
     rt_loop_deinit(&loop);
     alarm(0);
 }

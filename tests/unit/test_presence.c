@@ -146,57 +146,59 @@ static char K[32];
 
 static size_t check_rooms(const rt_presence *p)
 {
-    size_t b, rooms = 0, users = 0, conns = 0, armed = 0;
+    size_t rooms = 0, users = 0, conns = 0, armed = 0;
+    const rt_hash_node *x;
+    const rt_list *l;
     const rt__presence_room *r;
     const rt__presence_user *u;
-    for (b = 0; b < p->_rooms._n_b; b++) {
-        for (r = (const rt__presence_room *)p->_rooms._b[b]; r;
-             r = (const rt__presence_room *)r->node.next) {
-            size_t n = 0;
-            rooms++;
-            CHECK(r->n_users > 0);
-            for (u = r->first; u; u = u->next, n++) {
-                CHECK(u->room == r && (u->next ? u->next->prev == u : r->last == u));
-                CHECK(rt__presence_find_user(p, r, u->id) == u);
-                CHECK_EQ(u->grace.idx != RT__PRESENCE_IDLE, u->n_conns == 0);
-                CHECK_EQ(u->typing_t.idx != RT__PRESENCE_IDLE, u->typing);
-                CHECK(!u->typing || u->n_conns > 0);
-                armed += (u->n_conns == 0) + (size_t)u->typing;
-                conns += u->n_conns;
-            }
-            CHECK_EQ(n, r->n_users);
-            users += n;
+    for (x = rt_hash_first(&p->_rooms); x; x = rt_hash_next(&p->_rooms, x)) {
+        size_t n = 0;
+        r = RT_HASH_ENTRY(x, const rt__presence_room, node);
+        rooms++;
+        CHECK(r->n_users > 0);
+        for (l = rt_list_first(&r->users); l; l = rt_list_next(&r->users, l), n++) {
+            u = RT_LIST_ENTRY(l, const rt__presence_user, link);
+            CHECK(u->room == r && l->next->prev == l);
+            CHECK(rt__presence_find_user(p, r, u->id) == u);
+            CHECK_EQ(u->grace.slot != 0, u->n_conns == 0);
+            CHECK_EQ(u->typing_t.slot != 0, u->typing);
+            CHECK(!u->typing || u->n_conns > 0);
+            armed += (u->n_conns == 0) + (size_t)u->typing;
+            conns += u->n_conns;
         }
+        CHECK_EQ(n, r->n_users);
+        users += n;
     }
     CHECK_EQ(rooms, p->n_rooms);
     CHECK_EQ(users, p->n_users);
-    CHECK_EQ(armed, p->_n_heap);
+    CHECK_EQ(armed, p->_deadlines.n);
     return conns;
 }
 
 static void check_consistent(const rt_presence *p)
 {
-    size_t b, i, conns = 0, sessions = 0, user_conns = check_rooms(p);
+    size_t i, conns = 0, sessions = 0, user_conns = check_rooms(p);
+    const rt_hash_node *x;
+    const rt_list *l;
     const rt__presence_conn *c;
-    const rt__presence_sess *s;
-    for (b = 0; b < p->_conns._n_b; b++) {
-        for (c = (const rt__presence_conn *)p->_conns._b[b]; c;
-             c = (const rt__presence_conn *)c->node.next) {
-            size_t n = 0;
-            conns++;
-            CHECK(rt__presence_find_conn(p, c->key) == c);
-            for (s = c->first; s; s = s->next, n++)
-                CHECK(s->conn == c && (!s->next || s->next->prev == s));
-            CHECK(n > 0 && n == c->n_rooms);
-            sessions += n;
-        }
+    const rt_presence_timer *const *heap = (const rt_presence_timer *const *)p->_deadlines._items;
+    for (x = rt_hash_first(&p->_conns); x; x = rt_hash_next(&p->_conns, x)) {
+        size_t n = 0;
+        c = RT_HASH_ENTRY(x, const rt__presence_conn, node);
+        conns++;
+        CHECK(rt__presence_find_conn(p, c->key) == c);
+        for (l = rt_list_first(&c->sessions); l; l = rt_list_next(&c->sessions, l), n++)
+            CHECK(RT_LIST_ENTRY(l, const rt__presence_sess, link)->conn == c &&
+                  l->next->prev == l);
+        CHECK(n > 0 && n == c->n_rooms);
+        sessions += n;
     }
     CHECK_EQ(conns, p->n_conns);
     CHECK_EQ(sessions, user_conns);
-    CHECK(p->_cap_heap >= 2 * p->n_users);
-    for (i = 0; i < p->_n_heap; i++) {
-        CHECK_EQ(p->_heap[i]->idx, i);
-        CHECK(i == 0 || p->_heap[(i - 1) / 2]->at <= p->_heap[i]->at);
+    CHECK(p->_deadlines._cap >= 2 * p->n_users);
+    for (i = 0; i < p->_deadlines.n; i++) {
+        CHECK_EQ(heap[i]->slot, i + 1);
+        CHECK(i == 0 || heap[(i - 1) / 2]->at <= heap[i]->at);
     }
 }
 
@@ -1049,12 +1051,12 @@ RT_TEST(ten_thousand_users_tick_only_what_is_due)
         CHECK_EQ(rt_presence_typing(&p, S("big"), keys + i * 7, 1, 1000 + i), RT_OK);
     /* only the 100 typing users have a deadline; a tick before it does nothing
      * and allocates nothing, and the heap holds exactly the pending deadlines */
-    CHECK_EQ(p._n_heap, 100);
+    CHECK_EQ(p._deadlines.n, 100);
     calls = c.calls;
     CHECK_EQ(rt_presence_tick(&p, 1000 + RT_PRESENCE_TYPING_MS - 1), 0);
     CHECK_EQ(c.calls, calls);
     CHECK_EQ(rt_presence_tick(&p, 1049 + RT_PRESENCE_TYPING_MS), 50);
-    CHECK_EQ(p._n_heap, 50);
+    CHECK_EQ(p._deadlines.n, 50);
     CHECK_EQ(rt_presence_tick(&p, 2000 + RT_PRESENCE_TYPING_MS), 50);
     CHECK_EQ(cw.typing_stops, 100);
     check_consistent(&p);
@@ -1072,7 +1074,7 @@ RT_TEST(ten_thousand_users_tick_only_what_is_due)
     CHECK(cw.in_order);
     CHECK_EQ(p.n_users, 0);
     CHECK_EQ(p.n_rooms, 0);
-    CHECK(p._cap_heap < 64); /* the heap gave its memory back */
+    CHECK(p._deadlines._cap < 64); /* the heap gave its memory back */
     check_consistent(&p);
     rt_presence_deinit(&p);
     CHECK_EQ(c.live, 0);

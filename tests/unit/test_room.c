@@ -93,22 +93,22 @@ static rt_rooms_settings settings(const rt_allocator *a)
 /* The registry's invariants, checked from the outside and the inside. */
 static void check_consistent(const rt_rooms *rs)
 {
-    size_t b, rooms = 0, bytes = 0, i;
+    size_t rooms = 0, bytes = 0, i;
+    const rt_hash_node *x;
     const rt_room *r;
-    for (b = 0; b < rs->_n_buckets; b++) {
-        for (r = rs->_buckets[b]; r; r = r->_next) {
-            rooms++;
-            bytes += r->history_bytes;
-            CHECK(rt_rooms_find(rs, r->name) == r);
-            CHECK(r->_walks == 0 && r->_holes == 0);
-            CHECK_EQ(r->_n_slots, r->n_members); /* no holes outside walks */
-            for (i = 0; i < r->_n_slots; i++) {
-                CHECK(r->_slots[i]->slot == i && r->_slots[i]->room == r);
-                CHECK(rt_room_is_member(r, r->_slots[i]->member));
-            }
-            CHECK(r->history_count <= r->_ring_cap);
-            CHECK(r->history_count <= r->pos.offset);
+    for (x = rt_hash_first(&rs->_rooms); x; x = rt_hash_next(&rs->_rooms, x)) {
+        r = RT_HASH_ENTRY(x, const rt_room, _node);
+        rooms++;
+        bytes += r->history_bytes;
+        CHECK(rt_rooms_find(rs, r->name) == r);
+        CHECK(r->_walks == 0 && r->_holes == 0);
+        CHECK_EQ(r->_n_slots, r->n_members); /* no holes outside walks */
+        for (i = 0; i < r->_n_slots; i++) {
+            CHECK(r->_slots[i]->slot == i && r->_slots[i]->room == r);
+            CHECK(rt_room_is_member(r, r->_slots[i]->member));
         }
+        CHECK(r->history_count <= r->_ring_cap);
+        CHECK(r->history_count <= r->pos.offset);
     }
     CHECK_EQ(rooms, rs->n_rooms);
     CHECK_EQ(bytes, rs->history_bytes);
@@ -184,7 +184,7 @@ RT_TEST(room_names_are_validated)
     CHECK_EQ(m.n_rooms, 1);
     rt_rooms_deinit(&rs);
     CHECK_EQ(m.n_rooms, 0); /* deinit takes members out of every room */
-    CHECK(m._first == NULL);
+    CHECK(rt_room_member_last(&m) == NULL);
 }
 
 /* ---- Rooms come and go -------------------------------------------------------------- */
@@ -1079,7 +1079,7 @@ RT_TEST(allocation_failures_leave_everything_consistent)
         CHECK(nomem <= 1);
         rt_rooms_deinit(&rs);
         for (i = 0; i < 4; i++)
-            CHECK(mem[i].n_rooms == 0 && mem[i]._first == NULL);
+            CHECK(mem[i].n_rooms == 0 && rt_room_member_last(&mem[i]) == NULL);
         CHECK_EQ(c.live, 0); /* nothing leaked, whichever call failed */
     }
 }
