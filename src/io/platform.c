@@ -416,6 +416,7 @@ rt_result rt_plat_listen(const char *host, int port, int *fd, int *bound_port)
 {
     struct addrinfo hints, *ai = NULL;
     char portstr[16];
+    *fd = -1; /* so a caller's cleanup after a failure closes nothing */
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -122,8 +122,8 @@ typedef struct rt_plat_addr {
 /* Binds a non-blocking, close-on-exec listening socket to host (a numeric
  * IPv4 or IPv6 address; NULL = "0.0.0.0"; "::" serves IPv4 too) and port (0
  * = any free port), with SO_REUSEADDR and the system's largest backlog.
- * Sets *fd and *bound_port (the port actually bound). RT_E_INVAL when host
- * is not an address, RT_E_IO. */
+ * Sets *fd (-1 on failure) and *bound_port (the port actually bound).
+ * RT_E_INVAL when host is not an address, RT_E_IO. */
 RT_API rt_result rt_plat_listen(const char *host, int port, int *fd, int *bound_port);
 /* Takes one pending connection from listener lfd: sets *fd (blocking, as
  * the kernel gives it: see rt_plat_set_nonblock) and, if from is not NULL,

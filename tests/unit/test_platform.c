@@ -135,6 +135,7 @@ RT_TEST(listen_refuses_a_host_that_is_not_an_address)
     int fd = -1, port = 0;
     CHECK_EQ(rt_plat_listen("localhost", 0, &fd, &port), RT_E_INVAL); /* numeric only */
     CHECK_EQ(rt_plat_listen("300.1.2.3", 0, &fd, &port), RT_E_INVAL);
+    CHECK_EQ(fd, -1);
     CHECK_EQ(port, 0);
 }
 
