@@ -58,6 +58,7 @@ MODULES = [
     ("model/room", None),
     ("model/presence", "RT_NO_PRESENCE"),
     # 4. I/O
+    ("io/platform", "RT_NO_IO"),
     ("io/loop", "RT_NO_IO"),
     ("io/server", "RT_NO_IO"),
     ("io/pubsub", "RT_NO_IO"),

@@ -69,10 +69,11 @@ SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
 TABLE OF CONTENTS
        FEATURES, DOES NOT, OPTIONS, SWITCHES, MEMORY, ERRORS, LIMITS,
-       THREADING, ON WEBSOCKETS, ON THE SERVER'S CALLBACKS, ON SSE AND ROOMS,
-       ON THE WIRE PROTOCOL; then
+       THREADING, PLATFORM, ON WEBSOCKETS, ON THE SERVER'S CALLBACKS, ON SSE AND
+       ROOMS, ON THE WIRE PROTOCOL; then
        the declarations by layer: core; sha1, b64, utf8; http, ws, json, sse;
-       room, presence; loop, server, pubsub, proto; then the implementation.
+       room, presence; platform, loop, server, pubsub, proto; then the
+       implementation.
        grep for "// >>name" to jump to a module.
 
 FEATURES
@@ -126,6 +127,8 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_REALLOC(p,n)            realloc(p,n)      impl
        RT_FREE(p)                 free(p)           impl
        RT_ASSERT(c)               assert(c)         impl   caller bugs only, never input
+       RT_CLOCK_MS()              CLOCK_MONOTONIC   impl   monotonic ms for the loop (PLATFORM)
+       RT_RANDOM(buf,n)           /dev/urandom      impl   fills n random bytes: seeds (PLATFORM)
        RT_HTTP_MAX_HEADER_BYTES   8192              all    request head size; 431 beyond
        RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
        RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
@@ -208,6 +211,21 @@ THREADING
        protocol) belong to one thread. The one exception is rt_loop_post(),
        which any thread, or a signal handler, may call to run a function on
        the loop's thread. Two loops in one process are independent.
+
+PLATFORM
+       Everything rt.h asks of the operating system is in src/io/platform.c
+       (the "platform" module): the poll or epoll backend, the wake pipe
+       behind rt_loop_post(), TCP sockets and address parsing. A port (lwIP,
+       Windows) rewrites that one file against platform.h's contract.
+       The clock and the random source are the application's to replace:
+       define them before the include in the RT_IMPLEMENTATION file.
+           #define RT_CLOCK_MS()     my_tick_ms()       // uint64_t, monotonic
+           #define RT_RANDOM(buf, n) my_hw_rng(buf, n)  // fill n bytes; no fail
+       RT_CLOCK_MS() drives the loop (loop->now, timers, rt_time_ms()) and
+       everything timed on it; RT_RANDOM seeds the rooms' epochs and hash
+       tables (rt_pubsub_init). A replaced default is not compiled, so a
+       target without clock_gettime() or /dev/urandom still builds. They
+       are compile-time hooks, the same for every loop in the program.
 
 ON WEBSOCKETS
        rt_ws_parse() delivers data messages in pieces as bytes arrive (the
@@ -1790,13 +1808,179 @@ RT_API size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn 
 #endif /* RT_NO_PRESENCE */
 /* ==== End src/model/presence.h ==== */
 
+/* ==== Begin src/io/platform.h ==== */ // >>platform
+#ifndef RT_NO_IO
+/* platform.h - the operating system, as the I/O layer sees it.
+ *
+ * Everything rt.h asks of the OS goes through the few functions below: the
+ * readiness API the loop waits in (poll or epoll), a wake-up channel other
+ * threads write to, and TCP sockets. platform.c is the only file that
+ * includes a system header for them or calls them, so a port to lwIP, to
+ * Windows (WSAPoll, closesocket) or to an RTOS rewrites that one file
+ * against this same contract. Errors come back as rt_result codes; errno
+ * never leaves platform.c.
+ *
+ * The clock and the random source are not called through these functions
+ * but through two macros the application may define before the
+ * implementation, RT_CLOCK_MS() and RT_RANDOM(buf, n) (see PLATFORM in the
+ * manual): a device with a tick counter or a hardware RNG plugs them in
+ * without editing rt.h, and a target without clock_gettime or /dev/urandom
+ * never compiles the defaults.
+ *
+ * These are internal: the loop, the server and their ports use them. They
+ * are declared here, in the public part, only so each has one prototype.
+ */
+#ifndef RT_PLATFORM_H
+#define RT_PLATFORM_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a watched fd is ready for. rt_loop_add and its callbacks use these
+ * too (loop.h includes this header); they are the backend's bits as well. */
+enum rt_io_events {
+    RT_IO_READ = 1,  /* readable (or a peer closed: read() will say) */
+    RT_IO_WRITE = 2, /* writable */
+    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested;
+                        comes with RT_IO_READ if watched, so read() says which */
+};
+
+/* ---- The readiness backend -------------------------------------------------
+ * The loop's view of poll or epoll (RT_BACKEND_POLL, RT_BACKEND_EPOLL). Each
+ * watched fd carries a 16-bit tag, given at add and mod and handed back
+ * with every event, which the loop uses to tell a stale event from a live
+ * one. poll keeps the fds in a dense array: add gives each fd a slot, and
+ * del moves the last entry into the hole, so the loop must pass an fd's slot
+ * back and learn which fd moved. Embedded in rt_loop; never touch it. */
+typedef struct rt_plat_poller {
+    void *set;          /* poll: dense struct pollfd[]; epoll: epoll_wait's buffer */
+    size_t len;         /* fds watched */
+    size_t cap;         /* entries allocated in set */
+    uint16_t *tags;     /* poll: the tag of each set entry */
+    size_t tags_cap;
+    void *ready;        /* poll: the last wait's events, copied out of set */
+    size_t ready_cap;
+    int fd;             /* epoll: the kernel's interest list; -1 when none */
+} rt_plat_poller;
+
+/* Leaves p empty and closed: rt_plat_poller_close on it does nothing. */
+RT_API void rt_plat_poller_init(rt_plat_poller *p);
+/* Makes p ready to watch fds (after init). RT_E_IO if the kernel object
+ * cannot be made. */
+RT_API rt_result rt_plat_poller_open(rt_plat_poller *p);
+/* Frees what p holds (with a, the allocator its adds used) and leaves it as
+ * init does. The watched fds themselves are not closed. */
+RT_API void rt_plat_poller_close(rt_plat_poller *p, const rt_allocator *a);
+/* Watches fd for events (RT_IO_READ | RT_IO_WRITE) and sets *slot,
+ * to pass back to mod and del. RT_E_NOMEM, RT_E_IO. */
+RT_API rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd,
+                                    unsigned events, uint16_t tag, uint32_t *slot);
+/* Changes the events (and tag) of a watched fd. RT_E_IO. */
+RT_API rt_result rt_plat_poller_mod(rt_plat_poller *p, int fd, uint32_t slot, unsigned events,
+                                    uint16_t tag);
+/* Stops watching fd. Returns the fd that now has fd's old slot (poll moves
+ * its last entry there; update that fd's slot), or -1 if none moved. */
+RT_API int rt_plat_poller_del(rt_plat_poller *p, int fd, uint32_t slot);
+/* Waits at most timeout_ms (-1: no limit) for an event. Returns how many
+ * events rt_plat_poller_event can read, RT_AGAIN when a signal cut the wait
+ * short, or RT_E_IO. */
+RT_API int rt_plat_poller_wait(rt_plat_poller *p, int timeout_ms);
+/* The i-th event of the last wait (i below what wait returned): its fd and
+ * tag, and the events as RT_IO_* bits; an error or hang-up reads as
+ * RT_IO_READ | RT_IO_ERROR. Valid across adds and dels made meanwhile. */
+RT_API unsigned rt_plat_poller_event(const rt_plat_poller *p, int i, int *fd, uint16_t *tag);
+
+/* ---- The wake-up channel ---------------------------------------------------
+ * A pair of descriptors that carries small records from any thread (or a
+ * signal handler) to the loop's thread: wake[0] is watched by the loop and
+ * drained there, wake[1] is written. Both are non-blocking. */
+
+/* Opens the pair (a pipe on POSIX). RT_E_IO; what was opened is in wake[]
+ * even then, for rt_plat_wake_close. */
+RT_API rt_result rt_plat_wake_open(int wake[2]);
+/* THREAD-SAFE. Writes the n bytes of rec to the write end whole or not at
+ * all (n is at most 512: POSIX's smallest PIPE_BUF). RT_AGAIN when the
+ * channel is full, RT_E_IO. */
+RT_API rt_result rt_plat_wake_signal(int fd, const void *rec, size_t n);
+/* Reads up to cap bytes from the read end: the bytes read, 0 when it was
+ * empty (or a signal came first). Whole records come out if cap is a
+ * multiple of the record size and every write was one record. */
+RT_API size_t rt_plat_wake_drain(int fd, void *buf, size_t cap);
+/* Closes both ends (an entry of -1 is skipped). */
+RT_API void rt_plat_wake_close(int wake[2]);
+
+/* ---- TCP sockets -------------------------------------------------------------
+ * Sockets are ints, as the loop watches them. The byte functions retry when
+ * a signal interrupts them and return a byte count, RT_AGAIN when the call
+ * would block, or RT_E_IO (the connection failed: reset, unreachable). */
+
+/* One piece of a gathered send. Laid out like the system's own (struct
+ * iovec on POSIX; platform.c checks it at compile time), so the array goes
+ * to the kernel as it is; a Windows port orders the fields like WSABUF. */
+typedef struct rt_plat_iov {
+    const void *base;
+    size_t len;
+} rt_plat_iov;
+
+/* The address of a peer, as bytes: 4 (IPv4) or 16 (IPv6) in bytes[]. */
+typedef struct rt_plat_addr {
+    unsigned char bytes[16];
+    size_t len;
+} rt_plat_addr;
+
+/* Binds a non-blocking, close-on-exec listening socket to host (a numeric
+ * IPv4 or IPv6 address; NULL = "0.0.0.0"; "::" serves IPv4 too) and port (0
+ * = any free port), with SO_REUSEADDR and the system's largest backlog.
+ * Sets *fd (-1 on failure) and *bound_port (the port actually bound).
+ * RT_E_INVAL when host is not an address, RT_E_IO. */
+RT_API rt_result rt_plat_listen(const char *host, int port, int *fd, int *bound_port);
+/* Takes one pending connection from listener lfd: sets *fd (blocking, as
+ * the kernel gives it: see rt_plat_set_nonblock) and, if from is not NULL,
+ * the peer's address. RT_AGAIN when none is pending or for a transient
+ * failure (the peer gave up, a signal: try at the next readable event);
+ * RT_E_LIMIT when the process or the system is out of descriptors, which
+ * leaves the connection pending (stop watching lfd until one closes). */
+RT_API rt_result rt_plat_accept(int lfd, int *fd, rt_plat_addr *from);
+/* Makes fd non-blocking and close-on-exec. RT_E_IO. */
+RT_API rt_result rt_plat_set_nonblock(int fd);
+/* Sends small writes at once (TCP_NODELAY); a failure only costs latency,
+ * so it is not reported. */
+RT_API void rt_plat_set_nodelay(int fd);
+/* Reads up to cap bytes: the count, 0 when the peer has closed its side
+ * (end of stream), RT_AGAIN, RT_E_IO. */
+RT_API ptrdiff_t rt_plat_recv(int fd, void *buf, size_t cap);
+/* Writes up to n bytes: the count (maybe short), RT_AGAIN, RT_E_IO. Never
+ * raises SIGPIPE. */
+RT_API ptrdiff_t rt_plat_send(int fd, const void *buf, size_t n);
+/* As rt_plat_send, for the n pieces of iov in order (n at most 64). */
+RT_API ptrdiff_t rt_plat_sendv(int fd, const rt_plat_iov *iov, size_t n);
+/* Half-closes fd: no more writes; the peer reads end of stream once what
+ * was sent has arrived. RT_E_IO. */
+RT_API rt_result rt_plat_shutdown_write(int fd);
+/* Closes the socket fd. */
+RT_API void rt_plat_close(int fd);
+/* Writes the peer's numeric address ("127.0.0.1", "::1") and a NUL into buf.
+ * Returns its length, RT_E_NOSPACE if cap is too small, RT_E_IO (fd < 0, or
+ * not connected). */
+RT_API rt_result rt_plat_peer(int fd, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_PLATFORM_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/platform.h ==== */
+
 /* ==== Begin src/io/loop.h ==== */ // >>loop
 #ifndef RT_NO_IO
 /* loop.h - the event loop: file descriptors, timers, and a cross-thread post.
  *
  * One loop runs on one thread. It waits with poll() by default (portable
- * POSIX) or epoll on Linux when RT_BACKEND_EPOLL is defined; the API is the
- * same. Timers are caller-owned structs kept in a binary min-heap, so
+ * POSIX) or epoll on Linux when RT_BACKEND_EPOLL is defined, through the
+ * platform layer (platform.h); the API is the same. Timers are caller-owned structs kept in a binary min-heap, so
  * starting and stopping one is O(log n) and never allocates once the heap has
  * grown. rt_loop_post() is the only function another thread may call.
  */
@@ -1809,13 +1993,6 @@ extern "C" {
 #endif
 
 typedef struct rt_loop rt_loop;
-
-enum rt_io_events {
-    RT_IO_READ = 1,  /* readable (or a peer closed: read() will say) */
-    RT_IO_WRITE = 2, /* writable */
-    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested;
-                        comes with RT_IO_READ if watched, so read() says which */
-};
 
 /* Called when fd is ready; events is a mix of RT_IO_*. The callback may add,
  * change or remove any fd (its own included) and start or stop timers. */
@@ -1853,12 +2030,7 @@ struct rt_loop {
     rt_loop_fd *_fds;           /* registrations, indexed by fd */
     size_t _fds_len;            /* entries initialised: one past the highest fd seen */
     size_t _fds_cap;
-    void *_backend;             /* poll: dense struct pollfd[]; epoll: event buffer */
-    size_t _backend_len;        /* registered fds (the wake pipe included) */
-    size_t _backend_cap;
-    void *_ready;               /* poll only: this step's events, snapshotted */
-    size_t _ready_cap;
-    int _epfd;                  /* epoll only, else -1 */
+    rt_plat_poller _poll;       /* poll or epoll: every registered fd, the wake pipe too */
     rt_heap _timers;            /* active timers, by `when` */
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
@@ -1919,7 +2091,8 @@ RT_API void rt_loop_hook_add(rt_loop *loop, rt_loop_hook *h,
 /* Removes h if it was added. */
 RT_API void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h);
 
-/* The monotonic clock in milliseconds (CLOCK_MONOTONIC). */
+/* The monotonic clock in milliseconds: RT_CLOCK_MS(), CLOCK_MONOTONIC unless
+ * the application defined it (see PLATFORM in the manual). */
 RT_API uint64_t rt_time_ms(void);
 
 #ifdef __cplusplus
@@ -7017,27 +7190,31 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
 #endif /* RT_NO_PRESENCE */
 /* ==== End src/model/presence.c ==== */
 
-/* ==== Begin src/io/loop.c ==== */ // >>loop
+/* ==== Begin src/io/platform.c ==== */ // >>platform
 #ifndef RT_NO_IO
-/* loop.c - the event loop: registrations, two backends, timers, post.
+/* platform.c - POSIX: the clock, randomness, poll/epoll, the wake pipe, sockets.
  *
- * A step is: read the clock, wait in the backend for at most the time to the
- * next timer, read the clock again, run the fd callbacks, then the due timers.
- * The backend is picked at compile time, as in antirez's ae.c: each one
- * supplies the same small set of static functions (open, close, add, mod,
- * del, wait, dispatch) and everything else is written once.
+ * The one file of rt.h that includes the system's headers for these and
+ * calls them; platform.h states the contract. A port to another system
+ * (lwIP's sockets and lwip_poll, Windows' WSAPoll) replaces this file and
+ * keeps the contract: same results, same meaning of RT_AGAIN. The
+ * readiness backend lives here because it is the OS's API: the loop above
+ * keeps its registrations and generations and only hands a tag down.
  *
- * Callbacks may add and remove any fd. An event the kernel reported for an
- * fd that a callback has since removed, or removed and registered again,
- * must not be delivered: every registration therefore gets a generation
- * number, each reported event carries the generation it was reported for,
- * and a mismatch drops it.
- */
+ * The backend is picked at compile time, as in antirez's ae.c: poll (POSIX,
+ * the default) or epoll (Linux) supply the same set of functions. */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -7054,6 +7231,510 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
 #  include <sys/epoll.h>
 #endif
 
+/* ---- The application's hooks: clock and randomness ------------------------
+ * RT_CLOCK_MS() gives monotonic milliseconds (any origin; it must never go
+ * back). RT_RANDOM(buf, n) fills n bytes; rt.h uses it for seeds only, so it
+ * must not fail. Either one defined by the application replaces the
+ * default, which is then not compiled at all. */
+#ifndef RT_CLOCK_MS
+static uint64_t rt__plat_clock_ms(void)
+{
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+#  define RT_CLOCK_MS() rt__plat_clock_ms()
+#endif
+
+#ifndef RT_RANDOM
+/* /dev/urandom. Where it cannot be read (a chroot, early boot) the bytes
+ * come from the wall clock and the pid instead: weak, but still different on
+ * every run, which is what rt.h's seeds need. */
+static void rt__plat_random(void *buf, size_t n)
+{
+    unsigned char *p = (unsigned char *)buf;
+    size_t got = 0;
+    uint64_t s;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t r = read(fd, buf, n);
+        got = r > 0 ? (size_t)r : 0;
+        close(fd);
+    }
+    s = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+    for (; got < n; got++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull; /* Knuth's MMIX LCG */
+        p[got] = (unsigned char)(s >> 56);
+    }
+}
+#  define RT_RANDOM(buf, n) rt__plat_random(buf, n)
+#endif
+
+/* ---- Helpers ----------------------------------------------------------------- */
+
+/* Returns p with room for need elements of elem bytes, doubling the capacity
+ * *cap (from 8), or NULL (p untouched) on overflow or allocation failure. */
+static void *rt__plat_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 8u;
+    void *q;
+    if (need <= *cap)
+        return p;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    q = p ? rt_realloc(a, p, *cap * elem, n * elem) : rt_alloc(a, n * elem);
+    if (!q)
+        return NULL;
+    *cap = n;
+    return q;
+}
+
+/* The kernel's readiness bits, as RT_IO_* bits. A hang-up or error also
+ * counts as readable: read() then returns 0 or the error, which is how the
+ * caller learns what happened. */
+static unsigned rt__plat_events(int in, int out, int err)
+{
+    unsigned ev = 0;
+    if (in)
+        ev |= RT_IO_READ;
+    if (out)
+        ev |= RT_IO_WRITE;
+    if (err)
+        ev |= RT_IO_READ | RT_IO_ERROR;
+    return ev;
+}
+
+rt_result rt_plat_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return RT_E_IO;
+    return RT_OK;
+}
+
+void rt_plat_poller_init(rt_plat_poller *p)
+{
+    memset(p, 0, sizeof *p);
+    p->fd = -1;
+}
+
+/* ---- poll backend ---------------------------------------------------------
+ * A dense struct pollfd array holds exactly the watched fds, so poll()
+ * scans no holes, and tags[] runs beside it. The loop's callbacks reshuffle
+ * both between a wait and the last event read from it, so wait copies the
+ * reported events into ready[] first. */
+#ifdef RT_BACKEND_POLL
+
+typedef struct rt__plat_poll_ev {
+    int fd;
+    uint16_t tag;
+    uint16_t events;
+} rt__plat_poll_ev;
+
+/* poll keeps no kernel object. */
+rt_result rt_plat_poller_open(rt_plat_poller *p)
+{
+    (void)p;
+    return RT_OK;
+}
+
+void rt_plat_poller_close(rt_plat_poller *p, const rt_allocator *a)
+{
+    rt_free(a, p->set, p->cap * sizeof(struct pollfd));
+    rt_free(a, p->tags, p->tags_cap * sizeof(uint16_t));
+    rt_free(a, p->ready, p->ready_cap * sizeof(rt__plat_poll_ev));
+    rt_plat_poller_init(p);
+}
+
+static short rt__plat_poll_mask(unsigned events)
+{
+    return (short)(((events & RT_IO_READ) ? POLLIN : 0) | ((events & RT_IO_WRITE) ? POLLOUT : 0));
+}
+
+rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, unsigned events,
+                             uint16_t tag, uint32_t *slot)
+{
+    size_t need = p->len + 1;
+    struct pollfd *pf;
+    void *q = rt__plat_grow(a, p->ready, &p->ready_cap, need, sizeof(rt__plat_poll_ev));
+    if (!q)
+        return RT_E_NOMEM;
+    p->ready = q;
+    q = rt__plat_grow(a, p->tags, &p->tags_cap, need, sizeof(uint16_t));
+    if (!q)
+        return RT_E_NOMEM;
+    p->tags = (uint16_t *)q;
+    q = rt__plat_grow(a, p->set, &p->cap, need, sizeof(struct pollfd));
+    if (!q)
+        return RT_E_NOMEM;
+    p->set = q;
+    pf = (struct pollfd *)q + p->len;
+    pf->fd = fd;
+    pf->events = rt__plat_poll_mask(events);
+    pf->revents = 0;
+    p->tags[p->len] = tag;
+    *slot = (uint32_t)p->len++; /* fewer than INT_MAX fds */
+    return RT_OK;
+}
+
+rt_result rt_plat_poller_mod(rt_plat_poller *p, int fd, uint32_t slot, unsigned events,
+                             uint16_t tag)
+{
+    (void)fd;
+    ((struct pollfd *)p->set)[slot].events = rt__plat_poll_mask(events);
+    p->tags[slot] = tag;
+    return RT_OK;
+}
+
+int rt_plat_poller_del(rt_plat_poller *p, int fd, uint32_t slot)
+{
+    struct pollfd *pf = (struct pollfd *)p->set;
+    size_t last = --p->len;
+    (void)fd;
+    pf[slot] = pf[last];
+    p->tags[slot] = p->tags[last];
+    return pf[slot].fd;
+}
+
+int rt_plat_poller_wait(rt_plat_poller *p, int timeout_ms)
+{
+    struct pollfd *pf = (struct pollfd *)p->set;
+    rt__plat_poll_ev *ready = (rt__plat_poll_ev *)p->ready;
+    size_t i, k = 0;
+    int n = poll(pf, (nfds_t)p->len, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? RT_AGAIN : RT_E_IO;
+    for (i = 0; i < p->len && (int)k < n; i++) {
+        int r = pf[i].revents;
+        if (!r)
+            continue;
+        ready[k].fd = pf[i].fd;
+        ready[k].tag = p->tags[i];
+        ready[k].events = (uint16_t)rt__plat_events((r & POLLIN) != 0, (r & POLLOUT) != 0,
+                                                    (r & (POLLERR | POLLHUP | POLLNVAL)) != 0);
+        k++;
+    }
+    return (int)k;
+}
+
+unsigned rt_plat_poller_event(const rt_plat_poller *p, int i, int *fd, uint16_t *tag)
+{
+    const rt__plat_poll_ev *ev = (const rt__plat_poll_ev *)p->ready + i;
+    *fd = ev->fd;
+    *tag = ev->tag;
+    return ev->events;
+}
+
+#endif /* RT_BACKEND_POLL */
+
+/* ---- epoll backend --------------------------------------------------------
+ * The kernel keeps the interest list; set[] is a buffer with one slot per
+ * watched fd for epoll_wait to fill. Each event's data holds the fd and its
+ * tag, so events need no copying. Level-triggered, like poll, so both
+ * backends behave alike. Slots mean nothing here. */
+#ifdef RT_BACKEND_EPOLL
+
+rt_result rt_plat_poller_open(rt_plat_poller *p)
+{
+    p->fd = epoll_create1(EPOLL_CLOEXEC);
+    return p->fd < 0 ? RT_E_IO : RT_OK;
+}
+
+void rt_plat_poller_close(rt_plat_poller *p, const rt_allocator *a)
+{
+    if (p->fd >= 0)
+        close(p->fd);
+    rt_free(a, p->set, p->cap * sizeof(struct epoll_event));
+    rt_plat_poller_init(p);
+}
+
+static rt_result rt__plat_epoll_ctl(rt_plat_poller *p, int op, int fd, unsigned events,
+                                    uint16_t tag)
+{
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = ((events & RT_IO_READ) ? (uint32_t)EPOLLIN : 0u)
+               | ((events & RT_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
+    e.data.u64 = ((uint64_t)tag << 32) | (uint32_t)fd;
+    return epoll_ctl(p->fd, op, fd, &e) == 0 ? RT_OK : RT_E_IO;
+}
+
+rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, unsigned events,
+                             uint16_t tag, uint32_t *slot)
+{
+    void *q = rt__plat_grow(a, p->set, &p->cap, p->len + 1, sizeof(struct epoll_event));
+    if (!q)
+        return RT_E_NOMEM;
+    p->set = q;
+    if (rt__plat_epoll_ctl(p, EPOLL_CTL_ADD, fd, events, tag) != RT_OK)
+        return RT_E_IO;
+    *slot = 0;
+    p->len++;
+    return RT_OK;
+}
+
+rt_result rt_plat_poller_mod(rt_plat_poller *p, int fd, uint32_t slot, unsigned events,
+                             uint16_t tag)
+{
+    (void)slot;
+    return rt__plat_epoll_ctl(p, EPOLL_CTL_MOD, fd, events, tag);
+}
+
+/* A failure is ignored: the caller may have closed fd already, and closing
+ * the last descriptor of a file removes it from the interest list. */
+int rt_plat_poller_del(rt_plat_poller *p, int fd, uint32_t slot)
+{
+    struct epoll_event e; /* Linux < 2.6.9 wants non-NULL even for DEL */
+    (void)slot;
+    memset(&e, 0, sizeof e);
+    epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, &e);
+    p->len--;
+    return -1;
+}
+
+int rt_plat_poller_wait(rt_plat_poller *p, int timeout_ms)
+{
+    int cap = p->cap < INT_MAX ? (int)p->cap : INT_MAX;
+    int n = epoll_wait(p->fd, (struct epoll_event *)p->set, cap, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? RT_AGAIN : RT_E_IO;
+    return n;
+}
+
+unsigned rt_plat_poller_event(const rt_plat_poller *p, int i, int *fd, uint16_t *tag)
+{
+    const struct epoll_event *e = (const struct epoll_event *)p->set + i;
+    uint32_t r = e->events;
+    *fd = (int)(uint32_t)e->data.u64;
+    *tag = (uint16_t)(e->data.u64 >> 32);
+    return rt__plat_events((r & EPOLLIN) != 0, (r & EPOLLOUT) != 0,
+                           (r & (EPOLLERR | EPOLLHUP)) != 0);
+}
+
+#endif /* RT_BACKEND_EPOLL */
+
+/* ---- The wake pipe ----------------------------------------------------------
+ * Both ends non-blocking: the loop must never sleep in read(), and a writer
+ * must never sleep in write() (it gets RT_AGAIN instead). pipe2() would set
+ * the flags atomically but is not in POSIX.1-2008. A write of at most
+ * PIPE_BUF bytes (512 or more) goes in whole or not at all, even with many
+ * threads writing at once: that is what makes the channel lock-free. */
+
+rt_result rt_plat_wake_open(int wake[2])
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return RT_E_IO;
+    wake[0] = fds[0];
+    wake[1] = fds[1];
+    if (rt_plat_set_nonblock(wake[0]) != RT_OK || rt_plat_set_nonblock(wake[1]) != RT_OK)
+        return RT_E_IO;
+    return RT_OK;
+}
+
+rt_result rt_plat_wake_signal(int fd, const void *rec, size_t n)
+{
+    ssize_t w;
+    do {
+        w = write(fd, rec, n);
+    } while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)n)
+        return RT_OK;
+    return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? RT_AGAIN : RT_E_IO;
+}
+
+size_t rt_plat_wake_drain(int fd, void *buf, size_t cap)
+{
+    ssize_t got = read(fd, buf, cap);
+    return got > 0 ? (size_t)got : 0;
+}
+
+void rt_plat_wake_close(int wake[2])
+{
+    if (wake[0] >= 0)
+        close(wake[0]);
+    if (wake[1] >= 0)
+        close(wake[1]);
+}
+
+/* ---- Sockets ------------------------------------------------------------------ */
+
+/* C99 has no static_assert: an array of size -1 fails to compile. */
+typedef char rt__plat_iov_is_iovec[(sizeof(rt_plat_iov) == sizeof(struct iovec)
+                                    && offsetof(rt_plat_iov, base) == offsetof(struct iovec, iov_base)
+                                    && offsetof(rt_plat_iov, len) == offsetof(struct iovec, iov_len))
+                                   ? 1 : -1];
+
+/* The port of a bound socket, from getsockname: -1 on failure. */
+static int rt__plat_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* One socket bound to ai and listening, or -1; *bound_port is set on success. */
+static int rt__plat_bind(const struct addrinfo *ai, int *bound_port)
+{
+    int one = 1, zero = 0, port = -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6) /* "::" serves IPv4 too */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0 &&
+        rt_plat_set_nonblock(fd) == RT_OK)
+        port = rt__plat_local_port(fd);
+    if (port < 0) {
+        close(fd);
+        return -1;
+    }
+    *bound_port = port;
+    return fd;
+}
+
+rt_result rt_plat_listen(const char *host, int port, int *fd, int *bound_port)
+{
+    struct addrinfo hints, *ai = NULL;
+    char portstr[16];
+    *fd = -1; /* so a caller's cleanup after a failure closes nothing */
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (getaddrinfo(host ? host : "0.0.0.0", portstr, &hints, &ai) != 0 || !ai)
+        return RT_E_INVAL;
+    *fd = rt__plat_bind(ai, bound_port);
+    freeaddrinfo(ai);
+    return *fd < 0 ? RT_E_IO : RT_OK;
+}
+
+/* The address bytes, not the port: what a per-source count is keyed on. */
+static void rt__plat_addr(const struct sockaddr_storage *ss, rt_plat_addr *a)
+{
+    if (ss->ss_family == AF_INET6) {
+        a->len = 16;
+        memcpy(a->bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    } else {
+        a->len = 4;
+        memcpy(a->bytes, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    }
+}
+
+rt_result rt_plat_accept(int lfd, int *fd, rt_plat_addr *from)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int cfd = accept(lfd, (struct sockaddr *)&ss, &len);
+    if (cfd < 0)
+        return errno == EMFILE || errno == ENFILE ? RT_E_LIMIT : RT_AGAIN;
+    *fd = cfd;
+    if (from)
+        rt__plat_addr(&ss, from);
+    return RT_OK;
+}
+
+void rt_plat_set_nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* A failed byte call's result: would block, or the connection failed. */
+static ptrdiff_t rt__plat_io_error(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK ? RT_AGAIN : RT_E_IO;
+}
+
+ptrdiff_t rt_plat_recv(int fd, void *buf, size_t cap)
+{
+    ssize_t n;
+    do {
+        n = recv(fd, buf, cap, 0);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? rt__plat_io_error() : (ptrdiff_t)n;
+}
+
+ptrdiff_t rt_plat_send(int fd, const void *buf, size_t n)
+{
+    ssize_t w;
+    do {
+        w = send(fd, buf, n, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    return w < 0 ? rt__plat_io_error() : (ptrdiff_t)w;
+}
+
+ptrdiff_t rt_plat_sendv(int fd, const rt_plat_iov *iov, size_t n)
+{
+    struct msghdr mh;
+    ssize_t w;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = (struct iovec *)(void *)iov; /* same layout, checked above; not written */
+    mh.msg_iovlen = n;
+    do {
+        w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    return w < 0 ? rt__plat_io_error() : (ptrdiff_t)w;
+}
+
+rt_result rt_plat_shutdown_write(int fd)
+{
+    return shutdown(fd, SHUT_WR) == 0 ? RT_OK : RT_E_IO;
+}
+
+void rt_plat_close(int fd)
+{
+    close(fd);
+}
+
+rt_result rt_plat_peer(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    size_t n;
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return RT_E_IO;
+    n = strlen(host);
+    if (n >= cap)
+        return RT_E_NOSPACE;
+    memcpy(buf, host, n + 1);
+    return (rt_result)n;
+}
+#endif /* RT_NO_IO */
+/* ==== End src/io/platform.c ==== */
+
+/* ==== Begin src/io/loop.c ==== */ // >>loop
+#ifndef RT_NO_IO
+/* loop.c - the event loop: registrations, timers, post, the step.
+ *
+ * A step is: read the clock, wait in the backend for at most the time to the
+ * next timer, read the clock again, run the fd callbacks, then the due timers.
+ * The backend (poll or epoll) and the wake pipe are the platform layer's
+ * (platform.c); everything here is written once, for any of them.
+ *
+ * Callbacks may add and remove any fd. An event the kernel reported for an
+ * fd that a callback has since removed, or removed and registered again,
+ * must not be delivered: every registration therefore gets a generation
+ * number, the backend hands each reported event back with the generation
+ * it was registered with, and a mismatch drops it.
+ */
+
+#include <limits.h>
+
 /* One per fd number up to the highest registered, so it is kept small:
  * 24 bytes on LP64, 16 on 32-bit targets. A 16-bit generation is enough,
  * since it only has to differ between an event's report and its dispatch
@@ -7061,7 +7742,7 @@ size_t rt_presence_list(rt_presence *p, rt_str room, rt_presence_each_fn fn, voi
 struct rt_loop_fd {
     rt_io_fn fn;       /* NULL for the loop's own wake pipe */
     void *user;
-    uint32_t slot;     /* poll: position in the pollfd array */
+    uint32_t slot;     /* the backend's slot for it (poll: its pollfd) */
     uint16_t gen;      /* bumped by every add: tells stale events apart */
     uint8_t events;    /* RT_IO_READ | RT_IO_WRITE watched */
     uint8_t used;
@@ -7077,7 +7758,7 @@ struct rt_loop_fd {
 #define RT__LOOP_POST_READS 32
 
 /* One posted call. Two pointers are far below PIPE_BUF (at least 512 bytes,
- * POSIX), so write() puts a record in the pipe whole or not at all, even with
+ * POSIX), so the wake channel takes a record whole or not at all, even with
  * many threads writing at once: that is what makes rt_loop_post lock-free. */
 typedef struct rt__loop_post_rec {
     rt_post_fn fn;
@@ -7086,11 +7767,7 @@ typedef struct rt__loop_post_rec {
 
 uint64_t rt_time_ms(void)
 {
-    struct timespec ts;
-    ts.tv_sec = 0;
-    ts.tv_nsec = 0;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return RT_CLOCK_MS();
 }
 
 /* Returns p with room for need elements of elem bytes, growing the capacity
@@ -7118,30 +7795,15 @@ static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, siz
     return q;
 }
 
-/* The kernel's readiness bits, in rt.h terms. A hang-up or error also counts
- * as readable: read() then returns 0 or the error, which is how the caller
- * learns what happened. rt__loop_fire masks out kinds that are not watched. */
-static unsigned rt__loop_events(int in, int out, int err)
-{
-    unsigned ev = 0;
-    if (in)
-        ev |= RT_IO_READ;
-    if (out)
-        ev |= RT_IO_WRITE;
-    if (err)
-        ev |= RT_IO_READ | RT_IO_ERROR;
-    return ev;
-}
-
 static int rt__loop_drain(rt_loop *loop);
 
 /* Delivers one reported event unless a callback earlier in this step removed
  * or replaced the registration (generation mismatch) or stopped watching
  * that kind. Returns the number of callbacks run. */
-static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
+static int rt__loop_fire(rt_loop *loop, int fd, uint16_t gen, unsigned events)
 {
     rt_loop_fd *f = &loop->_fds[fd];
-    if (!f->used || f->gen != (uint16_t)gen)
+    if (!f->used || f->gen != gen)
         return 0;
     events &= f->events | RT_IO_ERROR;
     if (!events)
@@ -7152,200 +7814,18 @@ static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
     return 1;
 }
 
-/* ---- poll backend ---------------------------------------------------------
- * A dense struct pollfd array holds exactly the registered fds, so poll()
- * scans no holes; rt_loop_fd.slot maps an fd to its entry, which makes add
- * and del O(1) (del moves the last entry into the hole). Callbacks reshuffle
- * the array, so wait copies the reported events into _ready first and
- * dispatch walks that copy. */
-#ifdef RT_BACKEND_POLL
-
-typedef struct rt__poll_ev {
-    int fd;
-    uint32_t gen;
-    unsigned events;
-} rt__poll_ev;
-
-/* poll keeps no kernel object. */
-static rt_result rt__poll_open(rt_loop *loop)
+/* Runs the callbacks of the n events the backend's wait reported. The
+ * backend reads each event afresh: an add in a callback may move its arrays. */
+static int rt__loop_dispatch(rt_loop *loop, int n)
 {
-    (void)loop;
-    return RT_OK;
-}
-
-static void rt__poll_close(rt_loop *loop)
-{
-    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct pollfd));
-    rt_free(loop->alloc, loop->_ready, loop->_ready_cap * sizeof(rt__poll_ev));
-}
-
-static short rt__poll_mask(unsigned events)
-{
-    return (short)(((events & RT_IO_READ) ? POLLIN : 0) | ((events & RT_IO_WRITE) ? POLLOUT : 0));
-}
-
-static rt_result rt__poll_add(rt_loop *loop, int fd, unsigned events)
-{
-    size_t need = loop->_backend_len + 1;
-    struct pollfd *p;
-    void *q = rt__loop_grow(loop, loop->_ready, &loop->_ready_cap, need, sizeof(rt__poll_ev));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_ready = q;
-    q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need, sizeof(struct pollfd));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_backend = q;
-    p = (struct pollfd *)q + loop->_backend_len;
-    p->fd = fd;
-    p->events = rt__poll_mask(events);
-    p->revents = 0;
-    loop->_fds[fd].slot = (uint32_t)loop->_backend_len++; /* fewer than INT_MAX fds */
-    return RT_OK;
-}
-
-static rt_result rt__poll_mod(rt_loop *loop, int fd, unsigned events)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    p[loop->_fds[fd].slot].events = rt__poll_mask(events);
-    return RT_OK;
-}
-
-static void rt__poll_del(rt_loop *loop, int fd)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    size_t hole = loop->_fds[fd].slot, last = --loop->_backend_len;
-    p[hole] = p[last];
-    loop->_fds[p[hole].fd].slot = (uint32_t)hole;
-}
-
-/* Returns the number of events copied into _ready, or -1 with errno set. */
-static int rt__poll_wait(rt_loop *loop, int timeout_ms)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    rt__poll_ev *ready = (rt__poll_ev *)loop->_ready;
-    size_t i, k = 0;
-    int n = poll(p, (nfds_t)loop->_backend_len, timeout_ms);
-    for (i = 0; i < loop->_backend_len && (int)k < n; i++) {
-        int r = p[i].revents;
-        if (!r)
-            continue;
-        ready[k].fd = p[i].fd;
-        ready[k].gen = loop->_fds[p[i].fd].gen;
-        ready[k].events = rt__loop_events((r & POLLIN) != 0, (r & POLLOUT) != 0,
-                                          (r & (POLLERR | POLLHUP | POLLNVAL)) != 0);
-        k++;
-    }
-    return n < 0 ? n : (int)k;
-}
-
-static int rt__poll_dispatch(rt_loop *loop, int n)
-{
-    int i, ran = 0;
+    int i, fd, ran = 0;
+    uint16_t gen;
     for (i = 0; i < n; i++) {
-        /* re-read _ready each time: an add in a callback may move it */
-        rt__poll_ev ev = ((rt__poll_ev *)loop->_ready)[i];
-        ran += rt__loop_fire(loop, ev.fd, ev.gen, ev.events);
+        unsigned ev = rt_plat_poller_event(&loop->_poll, i, &fd, &gen);
+        ran += rt__loop_fire(loop, fd, gen, ev);
     }
     return ran;
 }
-
-#  define rt__backend_open rt__poll_open
-#  define rt__backend_close rt__poll_close
-#  define rt__backend_add rt__poll_add
-#  define rt__backend_mod rt__poll_mod
-#  define rt__backend_del rt__poll_del
-#  define rt__backend_wait rt__poll_wait
-#  define rt__backend_dispatch rt__poll_dispatch
-#endif /* RT_BACKEND_POLL */
-
-/* ---- epoll backend --------------------------------------------------------
- * The kernel keeps the interest list; we keep a buffer with one slot per
- * registration for epoll_wait to fill. Each event's data holds the fd and
- * the generation it was registered with, so it needs no copying before
- * dispatch. Level-triggered, like poll, so both backends behave alike. */
-#ifdef RT_BACKEND_EPOLL
-
-static rt_result rt__epoll_open(rt_loop *loop)
-{
-    loop->_epfd = epoll_create1(EPOLL_CLOEXEC);
-    return loop->_epfd < 0 ? RT_E_IO : RT_OK;
-}
-
-static void rt__epoll_close(rt_loop *loop)
-{
-    if (loop->_epfd >= 0)
-        close(loop->_epfd);
-    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct epoll_event));
-}
-
-static rt_result rt__epoll_ctl(rt_loop *loop, int op, int fd, unsigned events)
-{
-    struct epoll_event e;
-    memset(&e, 0, sizeof e);
-    e.events = ((events & RT_IO_READ) ? (uint32_t)EPOLLIN : 0u)
-               | ((events & RT_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
-    e.data.u64 = ((uint64_t)loop->_fds[fd].gen << 32) | (uint32_t)fd;
-    return epoll_ctl(loop->_epfd, op, fd, &e) == 0 ? RT_OK : RT_E_IO;
-}
-
-static rt_result rt__epoll_add(rt_loop *loop, int fd, unsigned events)
-{
-    size_t need = loop->_backend_len + 1;
-    void *q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need,
-                            sizeof(struct epoll_event));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_backend = q;
-    if (rt__epoll_ctl(loop, EPOLL_CTL_ADD, fd, events) != RT_OK)
-        return RT_E_IO;
-    loop->_backend_len++;
-    return RT_OK;
-}
-
-static rt_result rt__epoll_mod(rt_loop *loop, int fd, unsigned events)
-{
-    return rt__epoll_ctl(loop, EPOLL_CTL_MOD, fd, events);
-}
-
-/* A failure is ignored: the caller may have closed fd already, and closing
- * the last descriptor of a file removes it from the interest list. */
-static void rt__epoll_del(rt_loop *loop, int fd)
-{
-    struct epoll_event e; /* Linux < 2.6.9 wants non-NULL even for DEL */
-    memset(&e, 0, sizeof e);
-    epoll_ctl(loop->_epfd, EPOLL_CTL_DEL, fd, &e);
-    loop->_backend_len--;
-}
-
-static int rt__epoll_wait(rt_loop *loop, int timeout_ms)
-{
-    size_t cap = loop->_backend_cap < INT_MAX ? loop->_backend_cap : INT_MAX;
-    return epoll_wait(loop->_epfd, (struct epoll_event *)loop->_backend, (int)cap, timeout_ms);
-}
-
-static int rt__epoll_dispatch(rt_loop *loop, int n)
-{
-    int i, ran = 0;
-    for (i = 0; i < n; i++) {
-        /* re-read _backend each time: an add in a callback may move it */
-        struct epoll_event e = ((struct epoll_event *)loop->_backend)[i];
-        uint32_t r = e.events;
-        unsigned ev = rt__loop_events((r & EPOLLIN) != 0, (r & EPOLLOUT) != 0,
-                                      (r & (EPOLLERR | EPOLLHUP)) != 0);
-        ran += rt__loop_fire(loop, (int)(uint32_t)e.data.u64, (uint32_t)(e.data.u64 >> 32), ev);
-    }
-    return ran;
-}
-
-#  define rt__backend_open rt__epoll_open
-#  define rt__backend_close rt__epoll_close
-#  define rt__backend_add rt__epoll_add
-#  define rt__backend_mod rt__epoll_mod
-#  define rt__backend_del rt__epoll_del
-#  define rt__backend_wait rt__epoll_wait
-#  define rt__backend_dispatch rt__epoll_dispatch
-#endif /* RT_BACKEND_EPOLL */
 
 /* ---- registrations ------------------------------------------------------- */
 
@@ -7370,7 +7850,7 @@ static rt_result rt__loop_register(rt_loop *loop, int fd, unsigned events, rt_io
     f->fn = fn;
     f->user = user;
     f->events = (uint8_t)events;
-    r = rt__backend_add(loop, fd, events);
+    r = rt_plat_poller_add(&loop->_poll, loop->alloc, fd, events, f->gen, &f->slot);
     f->used = (uint8_t)(r == RT_OK);
     return r;
 }
@@ -7389,63 +7869,41 @@ rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void 
 
 rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events)
 {
+    rt_loop_fd *f;
     rt_result r;
     if (events & ~(unsigned)(RT_IO_READ | RT_IO_WRITE | RT_IO_ERROR))
         return RT_E_INVAL;
     if (!rt__loop_registered(loop, fd))
         return RT_E_NOTFOUND;
     events &= RT_IO_READ | RT_IO_WRITE;
-    r = rt__backend_mod(loop, fd, events);
+    f = &loop->_fds[fd];
+    r = rt_plat_poller_mod(&loop->_poll, fd, f->slot, events, f->gen);
     if (r == RT_OK)
-        loop->_fds[fd].events = (uint8_t)events;
+        f->events = (uint8_t)events;
     return r;
 }
 
 void rt_loop_del(rt_loop *loop, int fd)
 {
+    uint32_t slot;
+    int moved;
     if (!rt__loop_registered(loop, fd))
         return;
-    rt__backend_del(loop, fd);
+    slot = loop->_fds[fd].slot;
+    moved = rt_plat_poller_del(&loop->_poll, fd, slot);
+    if (moved >= 0)
+        loop->_fds[moved].slot = slot; /* poll filled the hole with its last entry */
     loop->_fds[fd].used = 0; /* pending events for fd now fail rt__loop_fire */
 }
 
 /* ---- the wake pipe and rt_loop_post -------------------------------------- */
 
-static int rt__loop_pipe_flags(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-/* Both ends non-blocking: the loop must never sleep in read(), and a poster
- * must never sleep in write() (it gets RT_AGAIN instead). pipe2() would set
- * the flags atomically but is not in POSIX.1-2008. */
-static rt_result rt__loop_open_wake(rt_loop *loop)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return RT_E_IO;
-    loop->_wake[0] = fds[0];
-    loop->_wake[1] = fds[1];
-    if (rt__loop_pipe_flags(loop->_wake[0]) < 0 || rt__loop_pipe_flags(loop->_wake[1]) < 0)
-        return RT_E_IO;
-    return RT_OK;
-}
-
 rt_result rt_loop_post(rt_loop *loop, rt_post_fn fn, void *arg)
 {
     rt__loop_post_rec rec;
-    ssize_t w;
     rec.fn = fn;
     rec.arg = arg;
-    do {
-        w = write(loop->_wake[1], &rec, sizeof rec);
-    } while (w < 0 && errno == EINTR);
-    if (w == (ssize_t)sizeof rec)
-        return RT_OK;
-    return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? RT_AGAIN : RT_E_IO;
+    return rt_plat_wake_signal(loop->_wake[1], &rec, sizeof rec);
 }
 
 /* Runs posted calls in the order they were written. Reads are whole records:
@@ -7455,8 +7913,8 @@ static int rt__loop_drain(rt_loop *loop)
     rt__loop_post_rec recs[RT__LOOP_POST_BATCH];
     int reads, ran = 0;
     for (reads = 0; reads < RT__LOOP_POST_READS; reads++) {
-        ssize_t got = read(loop->_wake[0], recs, sizeof recs);
-        size_t i, n = got > 0 ? (size_t)got / sizeof recs[0] : 0;
+        size_t got = rt_plat_wake_drain(loop->_wake[0], recs, sizeof recs);
+        size_t i, n = got / sizeof recs[0];
         for (i = 0; i < n; i++)
             recs[i].fn(loop, recs[i].arg);
         ran += (int)n;
@@ -7473,7 +7931,7 @@ static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
 {
     memset(loop, 0, sizeof *loop);
     loop->alloc = alloc;
-    loop->_epfd = -1;
+    rt_plat_poller_init(&loop->_poll);
     loop->_wake[0] = loop->_wake[1] = -1;
     rt_heap_init(&loop->_timers, offsetof(rt_timer, when), offsetof(rt_timer, _heap_index));
 }
@@ -7483,9 +7941,9 @@ rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
     rt_result r;
     rt__loop_reset(loop, alloc);
     loop->now = rt_time_ms();
-    r = rt__loop_open_wake(loop);
+    r = rt_plat_wake_open(loop->_wake);
     if (r == RT_OK)
-        r = rt__backend_open(loop);
+        r = rt_plat_poller_open(&loop->_poll);
     if (r == RT_OK)
         r = rt__loop_register(loop, loop->_wake[0], RT_IO_READ, NULL, NULL);
     if (r != RT_OK)
@@ -7498,11 +7956,8 @@ rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
 void rt_loop_deinit(rt_loop *loop)
 {
     const rt_allocator *alloc = loop->alloc;
-    rt__backend_close(loop);
-    if (loop->_wake[0] >= 0)
-        close(loop->_wake[0]);
-    if (loop->_wake[1] >= 0)
-        close(loop->_wake[1]);
+    rt_plat_poller_close(&loop->_poll, alloc);
+    rt_plat_wake_close(loop->_wake);
     rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
     rt_heap_deinit(&loop->_timers, alloc);
     rt__loop_reset(loop, alloc);
@@ -7632,11 +8087,11 @@ rt_result rt_loop_step(rt_loop *loop, int timeout_ms)
     int n, ran;
     loop->now = rt_time_ms();
     rt__loop_run_hooks(loop);
-    n = rt__backend_wait(loop, rt__loop_timeout(loop, timeout_ms));
+    n = rt_plat_poller_wait(&loop->_poll, rt__loop_timeout(loop, timeout_ms));
     if (n < 0)
-        return errno == EINTR ? 0 : RT_E_IO; /* a signal is not a failure */
+        return n == RT_AGAIN ? 0 : RT_E_IO; /* a signal is not a failure */
     loop->now = rt_time_ms();
-    ran = rt__backend_dispatch(loop, n);
+    ran = rt__loop_dispatch(loop, n);
     ran += rt__timer_run(loop);
     rt__loop_run_hooks(loop);
     return ran;
@@ -9474,25 +9929,18 @@ size_t rt_server_conn_count(const rt_server *srv) { return srv->nconns; }
 /* ==== Begin src/io/pubsub.c ==== */ // >>pubsub
 #ifndef RT_NO_IO
 /* pubsub.c - rooms over WebSocket, SSE and long polling. */
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- Set-up --------------------------------------------------------------- */
 
-/* An epoch seed that differs across restarts: the clocks and the pid, mixed
- * with /dev/urandom where there is one. Never 0. */
+/* An epoch seed that differs across restarts: the clock mixed with random
+ * bytes (RT_RANDOM: /dev/urandom unless the application supplies a source;
+ * platform.c). Never 0. */
 static uint64_t rt__pubsub_seed(void)
 {
     uint64_t seed = rt_time_ms() * 0x9E3779B97F4A7C15ull;
     uint64_t r = 0;
-    int fd = open("/dev/urandom", O_RDONLY);
-    seed ^= (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
-    if (fd >= 0) {
-        if (read(fd, &r, sizeof r) == (ssize_t)sizeof r)
-            seed ^= r;
-        close(fd);
-    }
+    RT_RANDOM(&r, sizeof r);
+    seed ^= r;
     return seed ? seed : 1;
 }
 

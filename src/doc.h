@@ -69,10 +69,11 @@ SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
 TABLE OF CONTENTS
        FEATURES, DOES NOT, OPTIONS, SWITCHES, MEMORY, ERRORS, LIMITS,
-       THREADING, ON WEBSOCKETS, ON THE SERVER'S CALLBACKS, ON SSE AND ROOMS,
-       ON THE WIRE PROTOCOL; then
+       THREADING, PLATFORM, ON WEBSOCKETS, ON THE SERVER'S CALLBACKS, ON SSE AND
+       ROOMS, ON THE WIRE PROTOCOL; then
        the declarations by layer: core; sha1, b64, utf8; http, ws, json, sse;
-       room, presence; loop, server, pubsub, proto; then the implementation.
+       room, presence; platform, loop, server, pubsub, proto; then the
+       implementation.
        grep for "// >>name" to jump to a module.
 
 FEATURES
@@ -126,6 +127,8 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_REALLOC(p,n)            realloc(p,n)      impl
        RT_FREE(p)                 free(p)           impl
        RT_ASSERT(c)               assert(c)         impl   caller bugs only, never input
+       RT_CLOCK_MS()              CLOCK_MONOTONIC   impl   monotonic ms for the loop (PLATFORM)
+       RT_RANDOM(buf,n)           /dev/urandom      impl   fills n random bytes: seeds (PLATFORM)
        RT_HTTP_MAX_HEADER_BYTES   8192              all    request head size; 431 beyond
        RT_HTTP_MAX_HEADERS        32                all    header fields; 431 beyond
        RT_HTTP_MAX_BODY           65536             all    Content-Length; 413 beyond
@@ -208,6 +211,21 @@ THREADING
        protocol) belong to one thread. The one exception is rt_loop_post(),
        which any thread, or a signal handler, may call to run a function on
        the loop's thread. Two loops in one process are independent.
+
+PLATFORM
+       Everything rt.h asks of the operating system is in src/io/platform.c
+       (the "platform" module): the poll or epoll backend, the wake pipe
+       behind rt_loop_post(), TCP sockets and address parsing. A port (lwIP,
+       Windows) rewrites that one file against platform.h's contract.
+       The clock and the random source are the application's to replace:
+       define them before the include in the RT_IMPLEMENTATION file.
+           #define RT_CLOCK_MS()     my_tick_ms()       // uint64_t, monotonic
+           #define RT_RANDOM(buf, n) my_hw_rng(buf, n)  // fill n bytes; no fail
+       RT_CLOCK_MS() drives the loop (loop->now, timers, rt_time_ms()) and
+       everything timed on it; RT_RANDOM seeds the rooms' epochs and hash
+       tables (rt_pubsub_init). A replaced default is not compiled, so a
+       target without clock_gettime() or /dev/urandom still builds. They
+       are compile-time hooks, the same for every loop in the program.
 
 ON WEBSOCKETS
        rt_ws_parse() delivers data messages in pieces as bytes arrive (the

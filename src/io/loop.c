@@ -1,39 +1,20 @@
-/* loop.c - the event loop: registrations, two backends, timers, post.
+/* loop.c - the event loop: registrations, timers, post, the step.
  *
  * A step is: read the clock, wait in the backend for at most the time to the
  * next timer, read the clock again, run the fd callbacks, then the due timers.
- * The backend is picked at compile time, as in antirez's ae.c: each one
- * supplies the same small set of static functions (open, close, add, mod,
- * del, wait, dispatch) and everything else is written once.
+ * The backend (poll or epoll) and the wake pipe are the platform layer's
+ * (platform.c); everything here is written once, for any of them.
  *
  * Callbacks may add and remove any fd. An event the kernel reported for an
  * fd that a callback has since removed, or removed and registered again,
  * must not be delivered: every registration therefore gets a generation
- * number, each reported event carries the generation it was reported for,
- * and a mismatch drops it.
+ * number, the backend hands each reported event back with the generation
+ * it was registered with, and a mismatch drops it.
  */
 #include "loop.h"
 #include "../base/config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <time.h>
-#include <unistd.h>
-
-#if !defined(RT_BACKEND_EPOLL) && !defined(RT_BACKEND_POLL)
-#  define RT_BACKEND_POLL
-#endif
-#if defined(RT_BACKEND_EPOLL) && defined(RT_BACKEND_POLL)
-#  error "rt.h: define at most one of RT_BACKEND_EPOLL and RT_BACKEND_POLL"
-#endif
-#if defined(RT_BACKEND_EPOLL) && !defined(__linux__)
-#  error "rt.h: RT_BACKEND_EPOLL needs Linux; use the default poll backend"
-#endif
-#ifdef RT_BACKEND_EPOLL
-#  include <sys/epoll.h>
-#endif
 
 /* One per fd number up to the highest registered, so it is kept small:
  * 24 bytes on LP64, 16 on 32-bit targets. A 16-bit generation is enough,
@@ -42,7 +23,7 @@
 struct rt_loop_fd {
     rt_io_fn fn;       /* NULL for the loop's own wake pipe */
     void *user;
-    uint32_t slot;     /* poll: position in the pollfd array */
+    uint32_t slot;     /* the backend's slot for it (poll: its pollfd) */
     uint16_t gen;      /* bumped by every add: tells stale events apart */
     uint8_t events;    /* RT_IO_READ | RT_IO_WRITE watched */
     uint8_t used;
@@ -58,7 +39,7 @@ struct rt_loop_fd {
 #define RT__LOOP_POST_READS 32
 
 /* One posted call. Two pointers are far below PIPE_BUF (at least 512 bytes,
- * POSIX), so write() puts a record in the pipe whole or not at all, even with
+ * POSIX), so the wake channel takes a record whole or not at all, even with
  * many threads writing at once: that is what makes rt_loop_post lock-free. */
 typedef struct rt__loop_post_rec {
     rt_post_fn fn;
@@ -67,11 +48,7 @@ typedef struct rt__loop_post_rec {
 
 uint64_t rt_time_ms(void)
 {
-    struct timespec ts;
-    ts.tv_sec = 0;
-    ts.tv_nsec = 0;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return RT_CLOCK_MS();
 }
 
 /* Returns p with room for need elements of elem bytes, growing the capacity
@@ -99,30 +76,15 @@ static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, siz
     return q;
 }
 
-/* The kernel's readiness bits, in rt.h terms. A hang-up or error also counts
- * as readable: read() then returns 0 or the error, which is how the caller
- * learns what happened. rt__loop_fire masks out kinds that are not watched. */
-static unsigned rt__loop_events(int in, int out, int err)
-{
-    unsigned ev = 0;
-    if (in)
-        ev |= RT_IO_READ;
-    if (out)
-        ev |= RT_IO_WRITE;
-    if (err)
-        ev |= RT_IO_READ | RT_IO_ERROR;
-    return ev;
-}
-
 static int rt__loop_drain(rt_loop *loop);
 
 /* Delivers one reported event unless a callback earlier in this step removed
  * or replaced the registration (generation mismatch) or stopped watching
  * that kind. Returns the number of callbacks run. */
-static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
+static int rt__loop_fire(rt_loop *loop, int fd, uint16_t gen, unsigned events)
 {
     rt_loop_fd *f = &loop->_fds[fd];
-    if (!f->used || f->gen != (uint16_t)gen)
+    if (!f->used || f->gen != gen)
         return 0;
     events &= f->events | RT_IO_ERROR;
     if (!events)
@@ -133,200 +95,18 @@ static int rt__loop_fire(rt_loop *loop, int fd, uint32_t gen, unsigned events)
     return 1;
 }
 
-/* ---- poll backend ---------------------------------------------------------
- * A dense struct pollfd array holds exactly the registered fds, so poll()
- * scans no holes; rt_loop_fd.slot maps an fd to its entry, which makes add
- * and del O(1) (del moves the last entry into the hole). Callbacks reshuffle
- * the array, so wait copies the reported events into _ready first and
- * dispatch walks that copy. */
-#ifdef RT_BACKEND_POLL
-
-typedef struct rt__poll_ev {
-    int fd;
-    uint32_t gen;
-    unsigned events;
-} rt__poll_ev;
-
-/* poll keeps no kernel object. */
-static rt_result rt__poll_open(rt_loop *loop)
+/* Runs the callbacks of the n events the backend's wait reported. The
+ * backend reads each event afresh: an add in a callback may move its arrays. */
+static int rt__loop_dispatch(rt_loop *loop, int n)
 {
-    (void)loop;
-    return RT_OK;
-}
-
-static void rt__poll_close(rt_loop *loop)
-{
-    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct pollfd));
-    rt_free(loop->alloc, loop->_ready, loop->_ready_cap * sizeof(rt__poll_ev));
-}
-
-static short rt__poll_mask(unsigned events)
-{
-    return (short)(((events & RT_IO_READ) ? POLLIN : 0) | ((events & RT_IO_WRITE) ? POLLOUT : 0));
-}
-
-static rt_result rt__poll_add(rt_loop *loop, int fd, unsigned events)
-{
-    size_t need = loop->_backend_len + 1;
-    struct pollfd *p;
-    void *q = rt__loop_grow(loop, loop->_ready, &loop->_ready_cap, need, sizeof(rt__poll_ev));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_ready = q;
-    q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need, sizeof(struct pollfd));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_backend = q;
-    p = (struct pollfd *)q + loop->_backend_len;
-    p->fd = fd;
-    p->events = rt__poll_mask(events);
-    p->revents = 0;
-    loop->_fds[fd].slot = (uint32_t)loop->_backend_len++; /* fewer than INT_MAX fds */
-    return RT_OK;
-}
-
-static rt_result rt__poll_mod(rt_loop *loop, int fd, unsigned events)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    p[loop->_fds[fd].slot].events = rt__poll_mask(events);
-    return RT_OK;
-}
-
-static void rt__poll_del(rt_loop *loop, int fd)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    size_t hole = loop->_fds[fd].slot, last = --loop->_backend_len;
-    p[hole] = p[last];
-    loop->_fds[p[hole].fd].slot = (uint32_t)hole;
-}
-
-/* Returns the number of events copied into _ready, or -1 with errno set. */
-static int rt__poll_wait(rt_loop *loop, int timeout_ms)
-{
-    struct pollfd *p = (struct pollfd *)loop->_backend;
-    rt__poll_ev *ready = (rt__poll_ev *)loop->_ready;
-    size_t i, k = 0;
-    int n = poll(p, (nfds_t)loop->_backend_len, timeout_ms);
-    for (i = 0; i < loop->_backend_len && (int)k < n; i++) {
-        int r = p[i].revents;
-        if (!r)
-            continue;
-        ready[k].fd = p[i].fd;
-        ready[k].gen = loop->_fds[p[i].fd].gen;
-        ready[k].events = rt__loop_events((r & POLLIN) != 0, (r & POLLOUT) != 0,
-                                          (r & (POLLERR | POLLHUP | POLLNVAL)) != 0);
-        k++;
-    }
-    return n < 0 ? n : (int)k;
-}
-
-static int rt__poll_dispatch(rt_loop *loop, int n)
-{
-    int i, ran = 0;
+    int i, fd, ran = 0;
+    uint16_t gen;
     for (i = 0; i < n; i++) {
-        /* re-read _ready each time: an add in a callback may move it */
-        rt__poll_ev ev = ((rt__poll_ev *)loop->_ready)[i];
-        ran += rt__loop_fire(loop, ev.fd, ev.gen, ev.events);
+        unsigned ev = rt_plat_poller_event(&loop->_poll, i, &fd, &gen);
+        ran += rt__loop_fire(loop, fd, gen, ev);
     }
     return ran;
 }
-
-#  define rt__backend_open rt__poll_open
-#  define rt__backend_close rt__poll_close
-#  define rt__backend_add rt__poll_add
-#  define rt__backend_mod rt__poll_mod
-#  define rt__backend_del rt__poll_del
-#  define rt__backend_wait rt__poll_wait
-#  define rt__backend_dispatch rt__poll_dispatch
-#endif /* RT_BACKEND_POLL */
-
-/* ---- epoll backend --------------------------------------------------------
- * The kernel keeps the interest list; we keep a buffer with one slot per
- * registration for epoll_wait to fill. Each event's data holds the fd and
- * the generation it was registered with, so it needs no copying before
- * dispatch. Level-triggered, like poll, so both backends behave alike. */
-#ifdef RT_BACKEND_EPOLL
-
-static rt_result rt__epoll_open(rt_loop *loop)
-{
-    loop->_epfd = epoll_create1(EPOLL_CLOEXEC);
-    return loop->_epfd < 0 ? RT_E_IO : RT_OK;
-}
-
-static void rt__epoll_close(rt_loop *loop)
-{
-    if (loop->_epfd >= 0)
-        close(loop->_epfd);
-    rt_free(loop->alloc, loop->_backend, loop->_backend_cap * sizeof(struct epoll_event));
-}
-
-static rt_result rt__epoll_ctl(rt_loop *loop, int op, int fd, unsigned events)
-{
-    struct epoll_event e;
-    memset(&e, 0, sizeof e);
-    e.events = ((events & RT_IO_READ) ? (uint32_t)EPOLLIN : 0u)
-               | ((events & RT_IO_WRITE) ? (uint32_t)EPOLLOUT : 0u);
-    e.data.u64 = ((uint64_t)loop->_fds[fd].gen << 32) | (uint32_t)fd;
-    return epoll_ctl(loop->_epfd, op, fd, &e) == 0 ? RT_OK : RT_E_IO;
-}
-
-static rt_result rt__epoll_add(rt_loop *loop, int fd, unsigned events)
-{
-    size_t need = loop->_backend_len + 1;
-    void *q = rt__loop_grow(loop, loop->_backend, &loop->_backend_cap, need,
-                            sizeof(struct epoll_event));
-    if (!q)
-        return RT_E_NOMEM;
-    loop->_backend = q;
-    if (rt__epoll_ctl(loop, EPOLL_CTL_ADD, fd, events) != RT_OK)
-        return RT_E_IO;
-    loop->_backend_len++;
-    return RT_OK;
-}
-
-static rt_result rt__epoll_mod(rt_loop *loop, int fd, unsigned events)
-{
-    return rt__epoll_ctl(loop, EPOLL_CTL_MOD, fd, events);
-}
-
-/* A failure is ignored: the caller may have closed fd already, and closing
- * the last descriptor of a file removes it from the interest list. */
-static void rt__epoll_del(rt_loop *loop, int fd)
-{
-    struct epoll_event e; /* Linux < 2.6.9 wants non-NULL even for DEL */
-    memset(&e, 0, sizeof e);
-    epoll_ctl(loop->_epfd, EPOLL_CTL_DEL, fd, &e);
-    loop->_backend_len--;
-}
-
-static int rt__epoll_wait(rt_loop *loop, int timeout_ms)
-{
-    size_t cap = loop->_backend_cap < INT_MAX ? loop->_backend_cap : INT_MAX;
-    return epoll_wait(loop->_epfd, (struct epoll_event *)loop->_backend, (int)cap, timeout_ms);
-}
-
-static int rt__epoll_dispatch(rt_loop *loop, int n)
-{
-    int i, ran = 0;
-    for (i = 0; i < n; i++) {
-        /* re-read _backend each time: an add in a callback may move it */
-        struct epoll_event e = ((struct epoll_event *)loop->_backend)[i];
-        uint32_t r = e.events;
-        unsigned ev = rt__loop_events((r & EPOLLIN) != 0, (r & EPOLLOUT) != 0,
-                                      (r & (EPOLLERR | EPOLLHUP)) != 0);
-        ran += rt__loop_fire(loop, (int)(uint32_t)e.data.u64, (uint32_t)(e.data.u64 >> 32), ev);
-    }
-    return ran;
-}
-
-#  define rt__backend_open rt__epoll_open
-#  define rt__backend_close rt__epoll_close
-#  define rt__backend_add rt__epoll_add
-#  define rt__backend_mod rt__epoll_mod
-#  define rt__backend_del rt__epoll_del
-#  define rt__backend_wait rt__epoll_wait
-#  define rt__backend_dispatch rt__epoll_dispatch
-#endif /* RT_BACKEND_EPOLL */
 
 /* ---- registrations ------------------------------------------------------- */
 
@@ -351,7 +131,7 @@ static rt_result rt__loop_register(rt_loop *loop, int fd, unsigned events, rt_io
     f->fn = fn;
     f->user = user;
     f->events = (uint8_t)events;
-    r = rt__backend_add(loop, fd, events);
+    r = rt_plat_poller_add(&loop->_poll, loop->alloc, fd, events, f->gen, &f->slot);
     f->used = (uint8_t)(r == RT_OK);
     return r;
 }
@@ -370,63 +150,41 @@ rt_result rt_loop_add(rt_loop *loop, int fd, unsigned events, rt_io_fn fn, void 
 
 rt_result rt_loop_mod(rt_loop *loop, int fd, unsigned events)
 {
+    rt_loop_fd *f;
     rt_result r;
     if (events & ~(unsigned)(RT_IO_READ | RT_IO_WRITE | RT_IO_ERROR))
         return RT_E_INVAL;
     if (!rt__loop_registered(loop, fd))
         return RT_E_NOTFOUND;
     events &= RT_IO_READ | RT_IO_WRITE;
-    r = rt__backend_mod(loop, fd, events);
+    f = &loop->_fds[fd];
+    r = rt_plat_poller_mod(&loop->_poll, fd, f->slot, events, f->gen);
     if (r == RT_OK)
-        loop->_fds[fd].events = (uint8_t)events;
+        f->events = (uint8_t)events;
     return r;
 }
 
 void rt_loop_del(rt_loop *loop, int fd)
 {
+    uint32_t slot;
+    int moved;
     if (!rt__loop_registered(loop, fd))
         return;
-    rt__backend_del(loop, fd);
+    slot = loop->_fds[fd].slot;
+    moved = rt_plat_poller_del(&loop->_poll, fd, slot);
+    if (moved >= 0)
+        loop->_fds[moved].slot = slot; /* poll filled the hole with its last entry */
     loop->_fds[fd].used = 0; /* pending events for fd now fail rt__loop_fire */
 }
 
 /* ---- the wake pipe and rt_loop_post -------------------------------------- */
 
-static int rt__loop_pipe_flags(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-/* Both ends non-blocking: the loop must never sleep in read(), and a poster
- * must never sleep in write() (it gets RT_AGAIN instead). pipe2() would set
- * the flags atomically but is not in POSIX.1-2008. */
-static rt_result rt__loop_open_wake(rt_loop *loop)
-{
-    int fds[2];
-    if (pipe(fds) != 0)
-        return RT_E_IO;
-    loop->_wake[0] = fds[0];
-    loop->_wake[1] = fds[1];
-    if (rt__loop_pipe_flags(loop->_wake[0]) < 0 || rt__loop_pipe_flags(loop->_wake[1]) < 0)
-        return RT_E_IO;
-    return RT_OK;
-}
-
 rt_result rt_loop_post(rt_loop *loop, rt_post_fn fn, void *arg)
 {
     rt__loop_post_rec rec;
-    ssize_t w;
     rec.fn = fn;
     rec.arg = arg;
-    do {
-        w = write(loop->_wake[1], &rec, sizeof rec);
-    } while (w < 0 && errno == EINTR);
-    if (w == (ssize_t)sizeof rec)
-        return RT_OK;
-    return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? RT_AGAIN : RT_E_IO;
+    return rt_plat_wake_signal(loop->_wake[1], &rec, sizeof rec);
 }
 
 /* Runs posted calls in the order they were written. Reads are whole records:
@@ -436,8 +194,8 @@ static int rt__loop_drain(rt_loop *loop)
     rt__loop_post_rec recs[RT__LOOP_POST_BATCH];
     int reads, ran = 0;
     for (reads = 0; reads < RT__LOOP_POST_READS; reads++) {
-        ssize_t got = read(loop->_wake[0], recs, sizeof recs);
-        size_t i, n = got > 0 ? (size_t)got / sizeof recs[0] : 0;
+        size_t got = rt_plat_wake_drain(loop->_wake[0], recs, sizeof recs);
+        size_t i, n = got / sizeof recs[0];
         for (i = 0; i < n; i++)
             recs[i].fn(loop, recs[i].arg);
         ran += (int)n;
@@ -454,7 +212,7 @@ static void rt__loop_reset(rt_loop *loop, const rt_allocator *alloc)
 {
     memset(loop, 0, sizeof *loop);
     loop->alloc = alloc;
-    loop->_epfd = -1;
+    rt_plat_poller_init(&loop->_poll);
     loop->_wake[0] = loop->_wake[1] = -1;
     rt_heap_init(&loop->_timers, offsetof(rt_timer, when), offsetof(rt_timer, _heap_index));
 }
@@ -464,9 +222,9 @@ rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
     rt_result r;
     rt__loop_reset(loop, alloc);
     loop->now = rt_time_ms();
-    r = rt__loop_open_wake(loop);
+    r = rt_plat_wake_open(loop->_wake);
     if (r == RT_OK)
-        r = rt__backend_open(loop);
+        r = rt_plat_poller_open(&loop->_poll);
     if (r == RT_OK)
         r = rt__loop_register(loop, loop->_wake[0], RT_IO_READ, NULL, NULL);
     if (r != RT_OK)
@@ -479,11 +237,8 @@ rt_result rt_loop_init(rt_loop *loop, const rt_allocator *alloc)
 void rt_loop_deinit(rt_loop *loop)
 {
     const rt_allocator *alloc = loop->alloc;
-    rt__backend_close(loop);
-    if (loop->_wake[0] >= 0)
-        close(loop->_wake[0]);
-    if (loop->_wake[1] >= 0)
-        close(loop->_wake[1]);
+    rt_plat_poller_close(&loop->_poll, alloc);
+    rt_plat_wake_close(loop->_wake);
     rt_free(alloc, loop->_fds, loop->_fds_cap * sizeof(rt_loop_fd));
     rt_heap_deinit(&loop->_timers, alloc);
     rt__loop_reset(loop, alloc);
@@ -613,11 +368,11 @@ rt_result rt_loop_step(rt_loop *loop, int timeout_ms)
     int n, ran;
     loop->now = rt_time_ms();
     rt__loop_run_hooks(loop);
-    n = rt__backend_wait(loop, rt__loop_timeout(loop, timeout_ms));
+    n = rt_plat_poller_wait(&loop->_poll, rt__loop_timeout(loop, timeout_ms));
     if (n < 0)
-        return errno == EINTR ? 0 : RT_E_IO; /* a signal is not a failure */
+        return n == RT_AGAIN ? 0 : RT_E_IO; /* a signal is not a failure */
     loop->now = rt_time_ms();
-    ran = rt__backend_dispatch(loop, n);
+    ran = rt__loop_dispatch(loop, n);
     ran += rt__timer_run(loop);
     rt__loop_run_hooks(loop);
     return ran;

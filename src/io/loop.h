@@ -1,8 +1,8 @@
 /* loop.h - the event loop: file descriptors, timers, and a cross-thread post.
  *
  * One loop runs on one thread. It waits with poll() by default (portable
- * POSIX) or epoll on Linux when RT_BACKEND_EPOLL is defined; the API is the
- * same. Timers are caller-owned structs kept in a binary min-heap, so
+ * POSIX) or epoll on Linux when RT_BACKEND_EPOLL is defined, through the
+ * platform layer (platform.h); the API is the same. Timers are caller-owned structs kept in a binary min-heap, so
  * starting and stopping one is O(log n) and never allocates once the heap has
  * grown. rt_loop_post() is the only function another thread may call.
  */
@@ -11,19 +11,13 @@
 
 #include "../base/core.h"
 #include "../base/heap.h"
+#include "platform.h" /* RT_IO_READ, RT_IO_WRITE, RT_IO_ERROR; the backend */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct rt_loop rt_loop;
-
-enum rt_io_events {
-    RT_IO_READ = 1,  /* readable (or a peer closed: read() will say) */
-    RT_IO_WRITE = 2, /* writable */
-    RT_IO_ERROR = 4  /* error or hang-up; always reported, never requested;
-                        comes with RT_IO_READ if watched, so read() says which */
-};
 
 /* Called when fd is ready; events is a mix of RT_IO_*. The callback may add,
  * change or remove any fd (its own included) and start or stop timers. */
@@ -61,12 +55,7 @@ struct rt_loop {
     rt_loop_fd *_fds;           /* registrations, indexed by fd */
     size_t _fds_len;            /* entries initialised: one past the highest fd seen */
     size_t _fds_cap;
-    void *_backend;             /* poll: dense struct pollfd[]; epoll: event buffer */
-    size_t _backend_len;        /* registered fds (the wake pipe included) */
-    size_t _backend_cap;
-    void *_ready;               /* poll only: this step's events, snapshotted */
-    size_t _ready_cap;
-    int _epfd;                  /* epoll only, else -1 */
+    rt_plat_poller _poll;       /* poll or epoll: every registered fd, the wake pipe too */
     rt_heap _timers;            /* active timers, by `when` */
     int _wake[2];               /* self-pipe: [0] read end, [1] write end */
     rt_loop_hook *_hooks;       /* run around every wait */
@@ -127,7 +116,8 @@ RT_API void rt_loop_hook_add(rt_loop *loop, rt_loop_hook *h,
 /* Removes h if it was added. */
 RT_API void rt_loop_hook_del(rt_loop *loop, rt_loop_hook *h);
 
-/* The monotonic clock in milliseconds (CLOCK_MONOTONIC). */
+/* The monotonic clock in milliseconds: RT_CLOCK_MS(), CLOCK_MONOTONIC unless
+ * the application defined it (see PLATFORM in the manual). */
 RT_API uint64_t rt_time_ms(void);
 
 #ifdef __cplusplus

@@ -1,25 +1,18 @@
 /* pubsub.c - rooms over WebSocket, SSE and long polling. */
 #include "pubsub.h"
 #include "../base/config.h"
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- Set-up --------------------------------------------------------------- */
 
-/* An epoch seed that differs across restarts: the clocks and the pid, mixed
- * with /dev/urandom where there is one. Never 0. */
+/* An epoch seed that differs across restarts: the clock mixed with random
+ * bytes (RT_RANDOM: /dev/urandom unless the application supplies a source;
+ * platform.c). Never 0. */
 static uint64_t rt__pubsub_seed(void)
 {
     uint64_t seed = rt_time_ms() * 0x9E3779B97F4A7C15ull;
     uint64_t r = 0;
-    int fd = open("/dev/urandom", O_RDONLY);
-    seed ^= (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
-    if (fd >= 0) {
-        if (read(fd, &r, sizeof r) == (ssize_t)sizeof r)
-            seed ^= r;
-        close(fd);
-    }
+    RT_RANDOM(&r, sizeof r);
+    seed ^= r;
     return seed ? seed : 1;
 }
 

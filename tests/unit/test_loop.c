@@ -308,9 +308,9 @@ RT_TEST(mod_in_a_callback_drops_a_pending_event_no_longer_watched)
 static void check_backend(const rt_loop *loop)
 {
 #ifndef RT_BACKEND_EPOLL
-    const struct pollfd *p = (const struct pollfd *)loop->_backend;
+    const struct pollfd *p = (const struct pollfd *)loop->_poll.set;
     size_t i;
-    for (i = 0; i < loop->_backend_len; i++) {
+    for (i = 0; i < loop->_poll.len; i++) {
         CHECK(loop->_fds[p[i].fd].used);
         CHECK_EQ(loop->_fds[p[i].fd].slot, i);
     }
