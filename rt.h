@@ -7349,32 +7349,45 @@ void rt_loop_stop(rt_loop *loop)
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
 #define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
+/* Where a connection is in its life (the machine is drawn at the top of this
+ * file). Only rt__conn_set_state changes it. */
+enum rt__conn_state {
+    RT__CS_READING = 0, /* HTTP: a request is read or handled; not answered yet */
+    RT__CS_REPLIED,     /* HTTP: answered (keep-alive); the next request is read when it comes */
+    RT__CS_HELD,        /* a request held open for a later reply (long poll) */
+    RT__CS_SSE,         /* an event stream */
+    RT__CS_WS_OPEN,     /* a WebSocket */
+    RT__CS_WS_CLOSING,  /* our close frame is queued; waiting for the peer's */
+    RT__CS_LINGER,      /* takes no more output: what is queued is written, then FIN */
+    RT__CS_SHUT,        /* we sent FIN; waiting for the peer's (close_timeout at most) */
+    RT__CS_PEER_FIN,    /* the HTTP peer half-closed: what it is owed is written, then close */
+    RT__CS_DEAD,        /* socket closed; the struct is freed at the end of the step */
+    RT__CS_COUNT
+};
+
+/* Facts that hold across states. */
 enum {
-    RT__C_DEAD = 1 << 0,        /* closed; freed at the end of the step */
-    RT__C_CLOSING = 1 << 1,     /* our close frame is queued; waiting for the peer's */
-    RT__C_LINGER = 1 << 2,      /* close the socket once the queue is written */
-    RT__C_ON_FLUSH = 1 << 3,    /* on the server's flush list */
-    RT__C_WANT_WRITE = 1 << 4,  /* registered for RT_IO_WRITE */
-    RT__C_REJECT = 1 << 5,      /* over max_conns: answer 503 and close */
-    RT__C_REPLIED = 1 << 6,     /* the current request has been answered */
-    RT__C_DRAIN = 1 << 7,       /* the queue passed half its cap: tell on_drain */
-    RT__C_KEEPALIVE = 1 << 8,   /* the current request allows keep-alive */
-    RT__C_NOTIFIED = 1 << 9,    /* on_close has been called */
-    RT__C_SHUT = 1 << 10,       /* we sent FIN; waiting for the peer's */
-    RT__C_JSON = 1 << 11,       /* room messages go out as wire-protocol JSON */
-    RT__C_RATED = 1 << 12,      /* over accept_rate: answer 429 and close */
-    RT__C_HEAD = 1 << 13,       /* the current request is HEAD: reply without a body */
-    RT__C_PEER_FIN = 1 << 14    /* HTTP peer half-closed: write what is owed, then close */
+    RT__C_WANT_WRITE = 1 << 0,  /* registered for RT_IO_WRITE */
+    RT__C_REJECT = 1 << 1,      /* admitted over max_conns: its request gets 503 */
+    RT__C_RATED = 1 << 2,       /* admitted over accept_rate: its request gets 429 */
+    RT__C_DRAIN = 1 << 3,       /* the queue passed half its cap: tell on_drain */
+    RT__C_KEEPALIVE = 1 << 4,   /* the current request allows keep-alive */
+    RT__C_HEAD = 1 << 5,        /* the current request is HEAD: reply without a body */
+    RT__C_NOTIFIED = 1 << 6,    /* on_close has been called */
+    RT__C_JSON = 1 << 7         /* room messages go out as wire-protocol JSON */
 };
 
 struct rt_conn {
     rt_server *srv;
     rt_conn *prev, *next;     /* every connection of the server */
-    rt_conn *flush_next;      /* flush list link, while RT__C_ON_FLUSH */
+    rt_conn *flush_next;      /* flush list link; non-NULL while on it (the last points
+                                 at itself); in a free slab struct, the free list link */
     void *user;
     int fd;
-    uint16_t flags;
-    uint8_t kind;             /* enum rt_conn_kind */
+    uint8_t flags;            /* RT__C_* */
+    uint8_t state;            /* enum rt__conn_state */
+    uint8_t kind;             /* enum rt_conn_kind, what rt_conn_kind reports: set with
+                                 the state, kept while the connection closes */
     uint8_t proto;            /* chosen subprotocol index + 1, 0 for none */
     uint16_t close_code;      /* reported to on_close */
     uint8_t strikes;          /* refusals in a row (rate limit) */
@@ -7403,6 +7416,64 @@ struct rt_conn {
 
 static void rt__conn_hold_expired(rt_conn *c);
 static void rt__srv_on_hold(rt_loop *loop, void *user);
+
+/* ---- The state machine -------------------------------------------------------- */
+
+#define RT__CS_BIT(s) (1u << (s))
+#define RT__CS_KEEP 0xff /* a closing state: the connection keeps its kind */
+
+/* The transitions that exist: bit `to` of rt__conn_next[from]. */
+static const uint16_t rt__conn_next[RT__CS_COUNT] = {
+    /* READING */ RT__CS_BIT(RT__CS_REPLIED) | RT__CS_BIT(RT__CS_HELD) | RT__CS_BIT(RT__CS_SSE) |
+                  RT__CS_BIT(RT__CS_WS_OPEN) | RT__CS_BIT(RT__CS_LINGER) |
+                  RT__CS_BIT(RT__CS_PEER_FIN) | RT__CS_BIT(RT__CS_DEAD),
+    /* REPLIED */ RT__CS_BIT(RT__CS_READING) | RT__CS_BIT(RT__CS_LINGER) |
+                  RT__CS_BIT(RT__CS_PEER_FIN) | RT__CS_BIT(RT__CS_DEAD),
+    /* HELD */    RT__CS_BIT(RT__CS_REPLIED) | RT__CS_BIT(RT__CS_LINGER) | RT__CS_BIT(RT__CS_DEAD),
+    /* SSE */     RT__CS_BIT(RT__CS_LINGER) | RT__CS_BIT(RT__CS_DEAD),
+    /* WS_OPEN */ RT__CS_BIT(RT__CS_WS_CLOSING) | RT__CS_BIT(RT__CS_DEAD),
+    /* WS_CLOSING */ RT__CS_BIT(RT__CS_LINGER) | RT__CS_BIT(RT__CS_DEAD),
+    /* LINGER */  RT__CS_BIT(RT__CS_SHUT) | RT__CS_BIT(RT__CS_PEER_FIN) | RT__CS_BIT(RT__CS_DEAD),
+    /* SHUT */    RT__CS_BIT(RT__CS_DEAD),
+    /* PEER_FIN */ RT__CS_BIT(RT__CS_DEAD),
+    /* DEAD */    0
+};
+
+/* The kind each state gives (what rt_conn_kind reports). */
+static const uint8_t rt__conn_kind_of[RT__CS_COUNT] = {
+    RT_CONN_HTTP, RT_CONN_HTTP, RT_CONN_HELD, RT_CONN_SSE, RT_CONN_WS, RT_CONN_WS,
+    RT__CS_KEEP, RT__CS_KEEP, RT__CS_KEEP, RT__CS_KEEP
+};
+
+/* The one place a connection changes state; an illegal transition is a bug
+ * in this file, and the unit tests and fuzz seeds run with RT_ASSERT on. */
+static void rt__conn_set_state(rt_conn *c, enum rt__conn_state to)
+{
+    RT_ASSERT(rt__conn_next[c->state] & RT__CS_BIT(to));
+    c->state = (uint8_t)to;
+    if (rt__conn_kind_of[to] != RT__CS_KEEP)
+        c->kind = rt__conn_kind_of[to];
+}
+
+/* Still takes output: not lingering, shut, peer-finished or dead. */
+static int rt__conn_takes_output(const rt_conn *c)
+{
+    return c->state < RT__CS_LINGER;
+}
+
+/* Open: rt_conn_close has not been called (nor any other close begun). */
+static int rt__conn_open(const rt_conn *c)
+{
+    return c->state < RT__CS_WS_CLOSING;
+}
+
+/* Writes what is queued and then closes (once it is empty, rt__conn_drained
+ * sends FIN); a connection already on its way out stays where it is. */
+static void rt__conn_linger(rt_conn *c)
+{
+    if (c->state < RT__CS_LINGER)
+        rt__conn_set_state(c, RT__CS_LINGER);
+}
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -7512,7 +7583,7 @@ void rt_msg_release(rt_msg *m)
  * does not allocate. */
 struct rt__conn_slab {
     rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
-    rt_conn *free;              /* its free structs, linked through ->next */
+    rt_conn *free;              /* its free structs, linked through ->flush_next */
     uint32_t used;
     uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
     rt_conn conns[RT__SRV_SLAB];
@@ -7562,7 +7633,7 @@ static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
     s->cap = cap;
     for (i = (uint8_t)cap; i-- > 0;) {
         s->conns[i].slab_index = i;
-        s->conns[i].next = s->free;
+        s->conns[i].flush_next = s->free;
         s->free = &s->conns[i];
     }
     rt__srv_slab_link(srv, s);
@@ -7578,7 +7649,7 @@ static rt_conn *rt__srv_conn_alloc(rt_server *srv)
     if (!s)
         return NULL;
     c = s->free;
-    s->free = c->next;
+    s->free = c->flush_next;
     if (++s->used == s->cap)
         rt__srv_slab_unlink(srv, s); /* full */
     i = c->slab_index;
@@ -7590,7 +7661,7 @@ static rt_conn *rt__srv_conn_alloc(rt_server *srv)
 static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
 {
     rt__conn_slab *s = rt__srv_slab_of(c);
-    c->next = s->free;
+    c->flush_next = s->free;
     s->free = c;
     if (s->used-- == s->cap)
         rt__srv_slab_link(srv, s); /* was full: has room again */
@@ -7691,9 +7762,9 @@ static void rt__conn_notify(rt_conn *c, unsigned code, rt_str reason)
 static void rt__conn_drop(rt_conn *c, unsigned code)
 {
     rt_server *srv = c->srv;
-    if (c->flags & RT__C_DEAD)
+    if (c->state == RT__CS_DEAD)
         return;
-    c->flags |= RT__C_DEAD;
+    rt__conn_set_state(c, RT__CS_DEAD);
     srv->ndead++;
     rt_loop_del(srv->loop, c->fd);
     close(c->fd);
@@ -7734,7 +7805,7 @@ static void rt__conn_want_write(rt_conn *c, int on)
 {
     /* After the peer's FIN the socket stays readable (at EOF) for good, so
      * only writing is watched. */
-    unsigned ev = (c->flags & RT__C_PEER_FIN ? 0u : (unsigned)RT_IO_READ) |
+    unsigned ev = (c->state == RT__CS_PEER_FIN ? 0u : (unsigned)RT_IO_READ) |
                   (on ? (unsigned)RT_IO_WRITE : 0u);
     if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
         return;
@@ -7742,15 +7813,14 @@ static void rt__conn_want_write(rt_conn *c, int on)
         rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
         return;
     }
-    c->flags = (uint16_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
+    c->flags = (uint8_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
 }
 
 static void rt__conn_schedule_flush(rt_conn *c)
 {
-    if (c->flags & RT__C_ON_FLUSH)
-        return;
-    c->flags |= RT__C_ON_FLUSH;
-    c->flush_next = c->srv->flush;
+    if (c->flush_next)
+        return; /* already on the list */
+    c->flush_next = c->srv->flush ? c->srv->flush : c; /* the last points at itself */
     c->srv->flush = c;
 }
 
@@ -7777,23 +7847,25 @@ static void rt__conn_consume(rt_conn *c, size_t n)
 static void rt__conn_drained(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    if (c->flags & RT__C_PEER_FIN) {
+    if (c->state == RT__CS_PEER_FIN) {
         rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* all owed is written; both sides are done */
         return;
     }
     rt__conn_release_queue(c);
     rt__conn_want_write(c, 0);
     c->t_over = 0;
-    if ((c->flags & RT__C_LINGER) && !(c->flags & RT__C_SHUT)) {
+    if (c->state == RT__CS_DEAD)
+        return; /* the loop refused the change */
+    if (c->state == RT__CS_LINGER) {
         /* Half-close and wait for the peer's FIN: closing a socket that still
          * has unread input sends a reset, which can destroy our last reply. */
         shutdown(c->fd, SHUT_WR);
-        c->flags |= RT__C_SHUT;
+        rt__conn_set_state(c, RT__CS_SHUT);
         c->t_state = rt__srv_ms(srv);
         return;
     }
     if ((c->flags & RT__C_DRAIN) && srv->cfg.cb.on_drain) {
-        c->flags &= (uint16_t)~RT__C_DRAIN;
+        c->flags &= (uint8_t)~RT__C_DRAIN;
         srv->cfg.cb.on_drain(c, srv->cfg.user);
     }
 }
@@ -7929,7 +8001,7 @@ static void rt__conn_overflow(rt_conn *c)
 {
     c->close_code = RT_WS_CLOSE_POLICY;
     c->t_over = 0;
-    if (c->flags & RT__C_CLOSING) {
+    if (c->kind == RT_CONN_WS && c->state != RT__CS_WS_OPEN) { /* our close frame is queued */
         rt__conn_drop(c, RT_WS_CLOSE_POLICY);
         return;
     }
@@ -7958,7 +8030,7 @@ static size_t rt__conn_hard_cap(const rt_server_config *cfg)
 static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
 {
     size_t cap = c->srv->cfg.max_pending;
-    if (c->flags & (RT__C_DEAD | RT__C_LINGER))
+    if (!rt__conn_takes_output(c))
         return RT_E_CLOSED;
     if (m->len > rt__conn_hard_cap(&c->srv->cfg) - c->queued) { /* queued <= hard cap */
         rt__conn_overflow(c);
@@ -8010,7 +8082,7 @@ static void rt__conn_ws_fail(rt_conn *c, unsigned code)
 {
     c->close_code = (uint16_t)code;
     rt_conn_close(c, code, NULL);
-    c->flags |= RT__C_LINGER;
+    rt__conn_linger(c);
     if (c->qlen == 0)
         rt__conn_drop(c, code);
 }
@@ -8066,7 +8138,7 @@ static void rt__conn_ws_deliver(rt_conn *c, int opcode, const void *p, size_t n)
     rt_server *srv = c->srv;
     uint32_t retry = 0;
     rt_str data;
-    if (!srv->cfg.cb.on_message || (c->flags & RT__C_CLOSING))
+    if (!srv->cfg.cb.on_message || c->state != RT__CS_WS_OPEN)
         return;
     if (!rt__conn_rate_ok(c, n, &retry)) {
         if (++c->strikes >= RT_RATE_STRIKES)
@@ -8117,7 +8189,7 @@ static rt_result rt__conn_ws_data(rt_conn *c, const rt_ws_event *ev)
 static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
 {
     if (ev->opcode == RT_WS_PING) {
-        if (!(c->flags & RT__C_CLOSING))
+        if (c->state == RT__CS_WS_OPEN)
             rt__conn_send_frame(c, RT_WS_PONG, ev->data.p, ev->data.n); /* RFC 6455 5.5.3 */
         return;
     }
@@ -8125,11 +8197,11 @@ static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
         return; /* a pong: receiving it already refreshed t_rx */
     if (!c->close_code)
         c->close_code = (uint16_t)ev->close_code;
-    if (c->flags & RT__C_CLOSING) {
+    if (c->state == RT__CS_WS_CLOSING) {
         /* The handshake is complete. Both sides may have closed at once:
          * what is still queued (our close frame at least) goes out first,
          * then we hang up as on any linger. */
-        c->flags |= RT__C_LINGER;
+        rt__conn_linger(c);
         if (c->qlen == 0)
             rt__conn_drop(c, ev->close_code);
         return;
@@ -8138,14 +8210,14 @@ static void rt__conn_ws_control(rt_conn *c, const rt_ws_event *ev)
      * server closes the TCP connection first (7.1.1). */
     rt__conn_notify(c, ev->close_code, ev->close_reason);
     rt_conn_close(c, ev->close_code == RT_WS_CLOSE_NO_STATUS ? 0 : ev->close_code, NULL);
-    c->flags |= RT__C_LINGER;
+    rt__conn_linger(c);
 }
 
 /* Runs the frame parser over the read buffer from off. Returns the offset
  * of the first byte not consumed. */
 static size_t rt__conn_ws_input(rt_conn *c, size_t off)
 {
-    while (off < c->rlen && !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+    while (off < c->rlen && (c->state == RT__CS_WS_OPEN || c->state == RT__CS_WS_CLOSING)) {
         rt_ws_event ev;
         rt_result r = rt_ws_parse(&c->p.ws, c->rbuf + off, c->rlen - off, &ev);
         if (r == RT_AGAIN)
@@ -8171,7 +8243,7 @@ static void rt__conn_http_error(rt_conn *c, int status, const char *extra)
     size_t n = rt_http_format_error(buf, sizeof buf, status, extra);
     if (n < sizeof buf)
         rt__conn_send_bytes(c, buf, n);
-    c->flags |= RT__C_LINGER | RT__C_REPLIED;
+    rt__conn_linger(c);
     if (c->qlen == 0)
         rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
 }
@@ -8203,12 +8275,16 @@ static void rt__conn_upgrade(rt_conn *c, const rt_http_request *req)
         n = rt_ws_format_reject(buf, sizeof buf, hs.status);
         if (n < sizeof buf)
             rt__conn_send_bytes(c, buf, n);
-        c->flags |= RT__C_LINGER;
+        rt__conn_linger(c);
         return;
     }
     status = srv->cfg.cb.on_upgrade ? srv->cfg.cb.on_upgrade(c, req, srv->cfg.user) : 0;
     if (status != 0) {
         rt__conn_http_error(c, status, NULL);
+        return;
+    }
+    if (c->state != RT__CS_READING) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* on_upgrade closed or answered it */
         return;
     }
     c->proto = rt__conn_pick_protocol(srv, hs.protocols);
@@ -8217,7 +8293,7 @@ static void rt__conn_upgrade(rt_conn *c, const rt_http_request *req)
         rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
         return;
     }
-    c->kind = RT_CONN_WS;
+    rt__conn_set_state(c, RT__CS_WS_OPEN);
     c->t_ping = rt__srv_ms(srv);
     rt_ws_parser_init(&c->p.ws, RT_WS_SERVER, srv->cfg.max_message);
     if (srv->cfg.cb.on_open)
@@ -8273,7 +8349,9 @@ static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str bod
 {
     rt_server *srv = c->srv;
     int status;
-    c->flags &= (uint16_t)~(RT__C_REPLIED | RT__C_KEEPALIVE | RT__C_HEAD);
+    if (c->state == RT__CS_REPLIED)
+        rt__conn_set_state(c, RT__CS_READING); /* a new request, not answered yet */
+    c->flags &= (uint8_t)~(RT__C_KEEPALIVE | RT__C_HEAD);
     if (req->keep_alive)
         c->flags |= RT__C_KEEPALIVE;
     if (rt_str_eq(req->method, rt_str_c("HEAD")))
@@ -8291,12 +8369,12 @@ static void rt__conn_dispatch(rt_conn *c, const rt_http_request *req, rt_str bod
         return;
     }
     status = srv->cfg.cb.on_http ? srv->cfg.cb.on_http(c, req, body, srv->cfg.user) : 404;
-    if (c->flags & RT__C_DEAD)
-        return;
-    if (status != 0 && !(c->flags & RT__C_REPLIED))
+    if (c->state == RT__CS_READING && status != 0)
         rt__conn_http_status(c, status);
-    else if (!(c->flags & RT__C_REPLIED))
+    else if (c->state == RT__CS_READING)
         rt__conn_http_error(c, 500, NULL); /* the handler neither answered nor held */
+    else if (c->state == RT__CS_SHUT && c->kind == RT_CONN_HTTP && status == 0)
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* closed, unanswered, nothing left to write */
 }
 
 /* Ready for the next request on a keep-alive connection. */
@@ -8315,8 +8393,7 @@ static void rt__conn_http_reset(rt_conn *c)
 static size_t rt__conn_http_input(rt_conn *c)
 {
     size_t off = 0;
-    while (c->kind == RT_CONN_HTTP && off < c->rlen &&
-           !(c->flags & (RT__C_DEAD | RT__C_LINGER))) {
+    while (off < c->rlen && (c->state == RT__CS_READING || c->state == RT__CS_REPLIED)) {
         rt_http_request req;
         rt_str body;
         rt_result r;
@@ -8383,13 +8460,13 @@ static rt_result rt__conn_read_room(rt_conn *c)
 static void rt__conn_input(rt_conn *c)
 {
     size_t used;
-    if (c->flags & (RT__C_LINGER | RT__C_SHUT))
+    if (!rt__conn_takes_output(c))
         used = c->rlen; /* closing: input no longer matters */
     else if (c->kind == RT_CONN_HTTP) {
         used = rt__conn_http_input(c);
         /* Frames may follow the upgrade request in the same read, and no
          * more bytes may ever come to wake us for them. */
-        if (c->kind == RT_CONN_WS && !(c->flags & RT__C_DEAD))
+        if (c->kind == RT_CONN_WS && c->state != RT__CS_DEAD)
             used = rt__conn_ws_input(c, used);
     } else if (c->kind == RT_CONN_WS)
         used = rt__conn_ws_input(c, 0);
@@ -8397,11 +8474,11 @@ static void rt__conn_input(rt_conn *c)
         used = 0;
     else
         used = c->rlen;
-    if (c->flags & RT__C_DEAD)
+    if (c->state == RT__CS_DEAD)
         return;
     /* The codec failed the connection: drop the rest too, or it would fill
      * the buffer, stop the reads and end in a reset instead of a close. */
-    if (c->flags & (RT__C_LINGER | RT__C_SHUT))
+    if (!rt__conn_takes_output(c))
         used = c->rlen;
     if (c->kind == RT_CONN_WS && c->rlen > used && used == 0 && c->rlen == c->rcap) {
         rt__conn_ws_fail(c, RT_WS_CLOSE_PROTOCOL); /* cannot happen with a sane parser */
@@ -8420,12 +8497,13 @@ static void rt__conn_input(rt_conn *c)
  * peer (1006), and so has an HTTP connection that is owed nothing. */
 static void rt__conn_peer_fin(rt_conn *c)
 {
-    if (c->kind != RT_CONN_HTTP || c->qlen == 0 || (c->flags & (RT__C_PEER_FIN | RT__C_SHUT))) {
+    if (c->kind != RT_CONN_HTTP || c->qlen == 0 || c->state == RT__CS_PEER_FIN ||
+        c->state == RT__CS_SHUT) {
         rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
         return;
     }
-    c->flags |= RT__C_PEER_FIN | RT__C_LINGER;
-    c->flags &= (uint16_t)~RT__C_WANT_WRITE;
+    rt__conn_set_state(c, RT__CS_PEER_FIN);
+    c->flags &= (uint8_t)~RT__C_WANT_WRITE;
     rt__conn_want_write(c, 1); /* now RT_IO_WRITE alone */
     rt__conn_release_rbuf(c);  /* a request cut short by the FIN can never finish */
 }
@@ -8433,7 +8511,7 @@ static void rt__conn_peer_fin(rt_conn *c)
 static void rt__conn_read(rt_conn *c)
 {
     int i;
-    for (i = 0; i < RT__SRV_READS_PER_EVENT && !(c->flags & RT__C_DEAD); i++) {
+    for (i = 0; i < RT__SRV_READS_PER_EVENT && c->state != RT__CS_DEAD; i++) {
         ssize_t n;
         rt_result r = rt__conn_read_room(c);
         if (r != RT_OK) {
@@ -8461,7 +8539,7 @@ static void rt__conn_read(rt_conn *c)
         c->rlen += (uint32_t)n;
         c->t_rx = rt__srv_ms(c->srv);
         rt__conn_input(c);
-        if (c->flags & RT__C_DEAD || (size_t)n < RT_CONN_READ_BUF / 2)
+        if (c->state == RT__CS_DEAD || (size_t)n < RT_CONN_READ_BUF / 2)
             break;
     }
     if (c->rbuf && c->rlen == 0)
@@ -8475,7 +8553,7 @@ static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
     (void)fd;
     if (events & (RT_IO_READ | RT_IO_ERROR))
         rt__conn_read(c);
-    if ((events & RT_IO_WRITE) && !(c->flags & RT__C_DEAD) && c->qlen)
+    if ((events & RT_IO_WRITE) && c->state != RT__CS_DEAD && c->qlen)
         rt__conn_write(c);
 }
 
@@ -8484,7 +8562,7 @@ static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
 /* reject is 0, or RT__C_REJECT (over max_conns: 503) or RT__C_RATED (over
  * accept_rate: 429); a few such connections are kept to read their request
  * and answer it, beyond that they are closed at once. */
-static void rt__conn_new(rt_server *srv, int fd, uint16_t reject)
+static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
 {
     rt_conn *c = NULL;
     int one = 1;
@@ -8499,7 +8577,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint16_t reject)
     }
     c->srv = srv;
     c->fd = fd;
-    c->kind = RT_CONN_HTTP;
+    c->state = RT__CS_READING; /* and kind RT_CONN_HTTP: both zero */
     c->flags = reject;
     rt_room_member_init(&c->member, c);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -8581,7 +8659,7 @@ static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user
 static void rt__conn_tick_ws(rt_conn *c)
 {
     const rt_server_config *cfg = &c->srv->cfg;
-    if (c->flags & RT__C_CLOSING) {
+    if (c->state != RT__CS_WS_OPEN) { /* our close frame is queued */
         if (rt__srv_elapsed(c->srv, c->t_state, cfg->close_timeout_ms))
             rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
         return;
@@ -8604,7 +8682,7 @@ static void rt__conn_tick(rt_conn *c)
         rt__conn_overflow(c); /* stayed over its cap for the whole grace period */
         return;
     }
-    if (c->flags & RT__C_SHUT) {
+    if (c->state == RT__CS_SHUT) {
         if (rt__srv_elapsed(srv, c->t_state, cfg->close_timeout_ms))
             rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
         return;
@@ -8618,7 +8696,8 @@ static void rt__conn_tick(rt_conn *c)
                 rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
             break;
         }
-        if ((c->flags & RT__C_LINGER) || !rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
+        if (!rt__conn_takes_output(c) ||
+            !rt__srv_elapsed(srv, c->t_state, cfg->request_timeout_ms))
             break;
         if (c->rlen)
             rt__conn_http_error(c, 408, NULL); /* a request that never finished: slowloris */
@@ -8635,7 +8714,7 @@ static void rt__conn_tick(rt_conn *c)
         }
         break;
     case RT_CONN_HELD:
-        if (!(c->flags & RT__C_LINGER) && (int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
+        if (c->state == RT__CS_HELD && (int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
             rt__conn_hold_expired(c);
         break;
     }
@@ -8648,7 +8727,7 @@ static void rt__srv_on_tick(rt_loop *loop, void *user)
     (void)loop;
     for (c = srv->conns; c; c = next) {
         next = c->next;
-        if (!(c->flags & RT__C_DEAD))
+        if (c->state != RT__CS_DEAD)
             rt__conn_tick(c);
     }
     if (srv->shutting_down && (int32_t)(rt__srv_ms(srv) - srv->shutdown_deadline) >= 0) {
@@ -8668,16 +8747,16 @@ static void rt__srv_on_step(rt_loop *loop, void *user)
     (void)loop;
     while (srv->flush) {
         c = srv->flush;
-        srv->flush = c->flush_next;
-        c->flags &= (uint16_t)~RT__C_ON_FLUSH;
-        if (!(c->flags & RT__C_DEAD) && c->qlen && !(c->flags & RT__C_WANT_WRITE))
+        srv->flush = c->flush_next == c ? NULL : c->flush_next;
+        c->flush_next = NULL;
+        if (c->state != RT__CS_DEAD && c->qlen && !(c->flags & RT__C_WANT_WRITE))
             rt__conn_write(c);
-        if (c->rlen && c->kind == RT_CONN_HTTP && !(c->flags & (RT__C_DEAD | RT__C_LINGER)))
+        if (c->rlen && (c->state == RT__CS_READING || c->state == RT__CS_REPLIED))
             rt__conn_input(c);
     }
     for (c = srv->conns; c && srv->ndead; c = next) {
         next = c->next;
-        if (c->flags & RT__C_DEAD) {
+        if (c->state == RT__CS_DEAD) {
             rt__conn_free(c);
             srv->ndead--;
         }
@@ -8690,12 +8769,12 @@ void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
 {
     unsigned char payload[RT_WS_MAX_CONTROL];
     size_t n = 0;
-    if (c->flags & (RT__C_DEAD | RT__C_CLOSING | RT__C_LINGER))
+    if (!rt__conn_open(c))
         return;
     if (!c->close_code)
         c->close_code = (uint16_t)code;
     if (c->kind != RT_CONN_WS) {
-        c->flags |= RT__C_LINGER;
+        rt__conn_set_state(c, RT__CS_LINGER);
         if (c->qlen == 0)
             rt__conn_drained(c);
         return;
@@ -8704,22 +8783,22 @@ void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
         n = rt_ws_close_payload(payload, code, reason ? reason : "",
                                 reason ? strlen(reason) : 0);
     rt__conn_send_frame(c, RT_WS_CLOSE, payload, n);
-    c->flags |= RT__C_CLOSING;
+    rt__conn_set_state(c, RT__CS_WS_CLOSING);
     c->t_state = rt__srv_ms(c->srv);
 }
 
 rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m)
 {
-    if (c->flags & (RT__C_DEAD | RT__C_CLOSING))
+    if (c->state == RT__CS_WS_CLOSING)
         return RT_E_CLOSED;
-    return rt__conn_enqueue(c, m);
+    return rt__conn_enqueue(c, m); /* RT_E_CLOSED too when closing */
 }
 
 rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
 {
     rt_msg *m;
     rt_result r;
-    if (c->kind != RT_CONN_WS || (c->flags & (RT__C_DEAD | RT__C_CLOSING)))
+    if (c->state != RT__CS_WS_OPEN)
         return RT_E_CLOSED;
     if (n > c->srv->cfg.max_message)
         return RT_E_LIMIT;
@@ -8774,31 +8853,29 @@ static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, c
     m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
     r = rt__conn_enqueue(c, m);
     rt_msg_release(m);
-    if (r == RT_OK && last)
-        c->flags |= RT__C_LINGER;
     return r;
 }
 
 rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const void *body,
                         size_t n, const char *extra_headers)
 {
+    int held = c->state == RT__CS_HELD;
     rt_result r;
-    if (c->flags & RT__C_DEAD)
+    if (c->state == RT__CS_DEAD || (c->kind == RT_CONN_HELD && !held))
         return RT_E_CLOSED;
-    if (c->kind == RT_CONN_WS || c->kind == RT_CONN_SSE ||
-        (c->kind == RT_CONN_HTTP && (c->flags & RT__C_REPLIED)))
-        return RT_E_INVAL;
+    if (c->state != RT__CS_READING && !held)
+        return RT_E_INVAL; /* answered, or not a request */
     /* Answered only once the reply is queued: after a failure (headers too
      * long, no memory) the handler may try again, or the server answers 500
      * (or, for a held request, 204 at its timeout). */
     r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
     if (r != RT_OK)
         return r;
-    c->flags |= RT__C_REPLIED;
-    if (c->kind == RT_CONN_HELD) {
-        c->kind = RT_CONN_HTTP; /* keep-alive: ready for the next request */
-        rt__conn_http_reset(c);
-    }
+    rt__conn_set_state(c, RT__CS_REPLIED);
+    if (held)
+        rt__conn_http_reset(c); /* keep-alive: ready for the next request */
+    if (!(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down)
+        rt__conn_set_state(c, RT__CS_LINGER); /* the reply said "Connection: close" */
     return r;
 }
 
@@ -8827,8 +8904,8 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     int later = 0;
     (void)loop;
     for (c = srv->conns; c; c = c->next) {
-        if (c->kind != RT_CONN_HELD || (c->flags & (RT__C_DEAD | RT__C_LINGER)))
-            continue; /* LINGER: closed (by on_hold_timeout, say), on its way out */
+        if (c->state != RT__CS_HELD)
+            continue; /* or closed (by on_hold_timeout, say), on its way out */
         if ((int32_t)(now - c->t_state) >= 0)
             rt__conn_hold_expired(c); /* may hold or free others: freeing waits for the step's end */
         else if (!later || (int32_t)(c->t_state - due) < 0) {
@@ -8842,10 +8919,9 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
 
 rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
 {
-    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+    if (c->state != RT__CS_READING)
         return RT_E_INVAL;
-    c->flags |= RT__C_REPLIED;
-    c->kind = RT_CONN_HELD;
+    rt__conn_set_state(c, RT__CS_HELD);
     c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
     rt__srv_hold_arm(c->srv, c->t_state);
     return RT_OK;
@@ -8856,7 +8932,7 @@ static void rt__conn_hold_expired(rt_conn *c)
     rt_server *srv = c->srv;
     if (srv->cfg.cb.on_hold_timeout)
         srv->cfg.cb.on_hold_timeout(c, srv->cfg.user);
-    if (c->kind == RT_CONN_HELD && !(c->flags & RT__C_DEAD))
+    if (c->state == RT__CS_HELD)
         rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
 }
 
@@ -8864,7 +8940,7 @@ rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
 {
     char head[1024];
     int n;
-    if (c->kind != RT_CONN_HTTP || (c->flags & (RT__C_REPLIED | RT__C_DEAD)))
+    if (c->state != RT__CS_READING)
         return RT_E_INVAL;
     /* No Content-Length: the stream ends when the connection does
      * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
@@ -8874,8 +8950,7 @@ rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
                  extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return RT_E_INVAL;
-    c->flags |= RT__C_REPLIED;
-    c->kind = RT_CONN_SSE;
+    rt__conn_set_state(c, RT__CS_SSE);
     c->t_ping = rt__srv_ms(c->srv);
     return rt__conn_send_bytes(c, head, (size_t)n);
 }
@@ -8911,7 +8986,7 @@ int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
 
 void rt_conn_set_json(rt_conn *c, int on)
 {
-    c->flags = (uint16_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
+    c->flags = (uint8_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
 }
 
 rt_str rt_conn_protocol(const rt_conn *c)
@@ -9113,7 +9188,7 @@ void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms)
     rt__srv_close_listener(srv);
     for (c = srv->conns; c; c = next) {
         next = c->next;
-        if (!(c->flags & RT__C_DEAD))
+        if (c->state != RT__CS_DEAD)
             rt__conn_shutdown(c);
     }
 }
