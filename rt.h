@@ -1723,17 +1723,139 @@ RT_API uint64_t rt_time_ms(void);
 #endif /* RT_NO_IO */
 /* ==== End src/io/loop.h ==== */
 
+/* ==== Begin src/io/conn.h ==== */ // >>conn
+#ifndef RT_NO_IO
+/* conn.h - one connection of a server: what the application may do with it.
+ *
+ * A connection reads an HTTP request, then answers it and reads the next
+ * (keep-alive), holds it for a later answer (long polling), turns into an
+ * SSE stream, or becomes a WebSocket; then it closes. Its state machine is
+ * drawn at the top of conn.c. Everything it sends is queued as rt_msg
+ * references (one framed message shared by every receiver) and written at
+ * the end of the loop step, one system call per connection.
+ *
+ * The server (server.h) includes this header, not the reverse: the server's
+ * callbacks, config and struct are about connections, while a connection
+ * knows its server only as an opaque handle (rt_conn_server). Connections
+ * are made by the server's listener; rt_msg values by rt_msg_ws, rt_msg_raw
+ * and rt_msg_sse in server.h.
+ */
+#ifndef RT_CONN_H
+#define RT_CONN_H
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Queued outgoing bytes per connection before backpressure starts. */
+#ifndef RT_CONN_MAX_PENDING
+#define RT_CONN_MAX_PENDING (256u * 1024u)
+#endif
+/* Over max_pending a connection gets RT_CONN_PENDING_GRACE_MS to catch up;
+ * at the hard cap, max_pending + max(max_pending, max_message), it is closed
+ * at once (1008), so one message of the largest size always fits. */
+/* How long a connection may stay over its queue cap before it is closed. */
+#ifndef RT_CONN_PENDING_GRACE_MS
+#define RT_CONN_PENDING_GRACE_MS 5000
+#endif
+/* Size of a pooled read buffer; requests and frames larger than this grow it. */
+#ifndef RT_CONN_READ_BUF
+#define RT_CONN_READ_BUF 4096
+#endif
+
+typedef struct rt_server rt_server;
+typedef struct rt_conn rt_conn;
+
+/* A reference-counted, immutable byte buffer: one framed message that any
+ * number of connection queues may point to. */
+typedef struct rt_msg {
+    uint32_t refs;
+    uint32_t len;
+    const rt_allocator *alloc;
+    unsigned char data[1]; /* len bytes follow */
+} rt_msg;
+
+enum rt_conn_kind {
+    RT_CONN_HTTP = 0, /* reading a request or sending a response */
+    RT_CONN_WS,       /* WebSocket */
+    RT_CONN_SSE,      /* event stream */
+    RT_CONN_HELD      /* a request held open for a later reply (long polling) */
+};
+
+/* Sends one WebSocket message (copied once into a new rt_msg). */
+RT_API rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n);
+/* Queues a shared message (retains it). The bytes are sent as they are: use
+ * rt_msg_ws for WebSockets and rt_msg_raw for SSE. RT_E_CLOSED, RT_E_LIMIT
+ * when the queue is over its hard cap (the connection is then closed). */
+RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
+/* Charges a message of n bytes that reached c's application by another path
+ * (e.g. a POST on behalf of this SSE stream) to c's rate-limit buckets.
+ * 1 when it may pass, else 0 with *retry_after_ms (may be NULL) set. */
+RT_API int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms);
+
+/* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
+ * connection) with code and reason. The connection lingers until the peer
+ * answers or close_timeout passes; on_close follows. */
+RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
+
+/* Answers the current HTTP request (or a held one). content_type may be NULL,
+ * extra_headers are whole lines ending in \r\n (may be NULL). */
+RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
+                               const void *body, size_t n, const char *extra_headers);
+/* Keeps the current request open for a later rt_conn_reply (long polling);
+ * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
+ * called. */
+RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
+/* Turns the current request into an SSE stream: 200, text/event-stream,
+ * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
+RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
+/* Formats and queues one SSE event on an SSE connection; event and id may
+ * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
+RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
+                                  const void *data, size_t n);
+
+RT_API int rt_conn_kind(const rt_conn *c);
+/* Bytes queued for sending and not yet written to the socket. */
+RT_API size_t rt_conn_queued(const rt_conn *c);
+/* The chosen subprotocol (empty if none). Valid while the connection is. */
+RT_API rt_str rt_conn_protocol(const rt_conn *c);
+/* Writes the peer address as text ("127.0.0.1", "::1") into buf. Returns its
+ * length, RT_E_NOSPACE or RT_E_IO. (Not stored: it would cost every
+ * connection 46 bytes.) */
+RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
+RT_API rt_server *rt_conn_server(const rt_conn *c);
+/* The connection's room memberships (its user field is the rt_conn). The
+ * server leaves every room for it when it closes. */
+RT_API rt_room_member *rt_conn_member(rt_conn *c);
+/* 1 when room messages reach this WebSocket as JSON objects of the wire
+ * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
+RT_API int rt_conn_json(const rt_conn *c);
+RT_API void rt_conn_set_json(rt_conn *c, int on);
+/* An application pointer stored in the connection (NULL at first). */
+RT_API void rt_conn_set_user(rt_conn *c, void *user);
+RT_API void *rt_conn_user(const rt_conn *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_CONN_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/conn.h ==== */
+
 /* ==== Begin src/io/server.h ==== */ // >>server
 #ifndef RT_NO_IO
-/* server.h - the server: listening, connections, WebSocket, SSE, plain HTTP.
+/* server.h - the server: the listener, the connections' memory, the clock.
  *
- * One rt_server runs on one rt_loop. Each connection is a small state
- * machine: it reads an HTTP request, then becomes a WebSocket, an SSE stream,
- * a held (long-poll) request, or gets a plain response and waits for the next
- * request (keep-alive). All sockets are non-blocking; nothing ever blocks and
- * nothing is copied per receiver: a message for many connections is framed
- * once into an rt_msg, a reference-counted buffer every receiver's queue
- * points to.
+ * One rt_server runs on one rt_loop. It accepts connections (conn.h: each
+ * one a small state machine that reads HTTP requests and may become a
+ * WebSocket, an SSE stream or a held long-poll request), keeps their structs,
+ * read buffers and queue rings in pools, times them out, and writes their
+ * queues once per loop step. All sockets are non-blocking; nothing ever
+ * blocks and nothing is copied per receiver: a message for many connections
+ * is framed once into an rt_msg, a reference-counted buffer every receiver's
+ * queue points to.
  *
  * Memory: an idle connection holds only its rt_conn (a few hundred bytes).
  * Read buffers and queue arrays come from per-server pools while data flows
@@ -1750,21 +1872,6 @@ extern "C" {
 /* Most connections open at once; beyond it new ones get 503 + Retry-After. */
 #ifndef RT_SERVER_MAX_CONNS
 #define RT_SERVER_MAX_CONNS 10000
-#endif
-/* Queued outgoing bytes per connection before backpressure starts. */
-#ifndef RT_CONN_MAX_PENDING
-#define RT_CONN_MAX_PENDING (256u * 1024u)
-#endif
-/* Over max_pending a connection gets RT_CONN_PENDING_GRACE_MS to catch up;
- * at the hard cap, max_pending + max(max_pending, max_message), it is closed
- * at once (1008), so one message of the largest size always fits. */
-/* How long a connection may stay over its queue cap before it is closed. */
-#ifndef RT_CONN_PENDING_GRACE_MS
-#define RT_CONN_PENDING_GRACE_MS 5000
-#endif
-/* Size of a pooled read buffer; requests and frames larger than this grow it. */
-#ifndef RT_CONN_READ_BUF
-#define RT_CONN_READ_BUF 4096
 #endif
 /* Server ping interval for WebSockets (0 = no pings). */
 #ifndef RT_PING_INTERVAL_MS
@@ -1807,25 +1914,7 @@ extern "C" {
 #define RT_SSE_KEEPALIVE_MS 15000
 #endif
 
-typedef struct rt_server rt_server;
-typedef struct rt_conn rt_conn;
 typedef struct rt__conn_slab rt__conn_slab; /* private: connection structs, in blocks */
-
-/* A reference-counted, immutable byte buffer: one framed message that any
- * number of connection queues may point to. */
-typedef struct rt_msg {
-    uint32_t refs;
-    uint32_t len;
-    const rt_allocator *alloc;
-    unsigned char data[1]; /* len bytes follow */
-} rt_msg;
-
-enum rt_conn_kind {
-    RT_CONN_HTTP = 0, /* reading a request or sending a response */
-    RT_CONN_WS,       /* WebSocket */
-    RT_CONN_SSE,      /* event stream */
-    RT_CONN_HELD      /* a request held open for a later reply (long polling) */
-};
 
 typedef struct rt_server_callbacks {
     /* A plain HTTP request (not an upgrade). Answer it now with
@@ -1929,65 +2018,10 @@ RT_API void rt_msg_retain(rt_msg *m);
 /* Drops one reference; frees at zero. NULL is fine. */
 RT_API void rt_msg_release(rt_msg *m);
 
-/* ---- Connections ------------------------------------------------------------ */
-
-/* Sends one WebSocket message (copied once into a new rt_msg). */
-RT_API rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n);
-/* Queues a shared message (retains it). The bytes are sent as they are: use
- * rt_msg_ws for WebSockets and rt_msg_raw for SSE. RT_E_CLOSED, RT_E_LIMIT
- * when the queue is over its hard cap (the connection is then closed). */
-RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
 /* Sends every open WebSocket the same message: framed once, shared. Returns
  * the number of receivers or RT_E_NOMEM. exclude may be NULL. */
 RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
                                      rt_conn *exclude);
-
-/* Charges a message of n bytes that reached c's application by another path
- * (e.g. a POST on behalf of this SSE stream) to c's rate-limit buckets.
- * 1 when it may pass, else 0 with *retry_after_ms (may be NULL) set. */
-RT_API int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms);
-
-/* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
- * connection) with code and reason. The connection lingers until the peer
- * answers or close_timeout passes; on_close follows. */
-RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
-
-/* Answers the current HTTP request (or a held one). content_type may be NULL,
- * extra_headers are whole lines ending in \r\n (may be NULL). */
-RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
-                               const void *body, size_t n, const char *extra_headers);
-/* Keeps the current request open for a later rt_conn_reply (long polling);
- * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
- * called. */
-RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
-/* Turns the current request into an SSE stream: 200, text/event-stream,
- * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
-RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
-/* Formats and queues one SSE event on an SSE connection; event and id may
- * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
-RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
-                                  const void *data, size_t n);
-
-RT_API int rt_conn_kind(const rt_conn *c);
-/* Bytes queued for sending and not yet written to the socket. */
-RT_API size_t rt_conn_queued(const rt_conn *c);
-/* The chosen subprotocol (empty if none). Valid while the connection is. */
-RT_API rt_str rt_conn_protocol(const rt_conn *c);
-/* Writes the peer address as text ("127.0.0.1", "::1") into buf. Returns its
- * length, RT_E_NOSPACE or RT_E_IO. (Not stored: it would cost every
- * connection 46 bytes.) */
-RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
-RT_API rt_server *rt_conn_server(const rt_conn *c);
-/* The connection's room memberships (its user field is the rt_conn). The
- * server leaves every room for it when it closes. */
-RT_API rt_room_member *rt_conn_member(rt_conn *c);
-/* 1 when room messages reach this WebSocket as JSON objects of the wire
- * protocol (docs/PROTOCOL.md), 0 (the default) when as raw text frames. */
-RT_API int rt_conn_json(const rt_conn *c);
-RT_API void rt_conn_set_json(rt_conn *c, int on);
-/* An application pointer stored in the connection (NULL at first). */
-RT_API void rt_conn_set_user(rt_conn *c, void *user);
-RT_API void *rt_conn_user(const rt_conn *c);
 
 /* ---- The server struct (caller-owned; fields are private) --------------- */
 struct rt_server {
@@ -7310,47 +7344,78 @@ void rt_loop_stop(rt_loop *loop)
 #endif /* RT_NO_IO */
 /* ==== End src/io/loop.c ==== */
 
-/* ==== Begin src/io/server.c ==== */ // >>server
+/* ==== Begin src/io/conn.c ==== */ // >>conn
 #ifndef RT_NO_IO
-/* server.c - listening socket, connection state machine, queues, timeouts.
+/* conn.c - one connection's life: its states, reading, HTTP, WebSocket.
  *
  * Reading: bytes land in a pooled read buffer and go through the sans-IO
- * codecs (rt_http_parse_request, then rt_ws_parse). Writing: every outgoing
- * message is an rt_msg; a connection's queue is a ring of pointers to them.
- * Queued connections go on the flush list, and a loop hook writes each one
- * with a single system call at the end of the step, however many messages
- * the step queued for it (rt__conn_send_queue). Freeing is deferred to the
- * same hook, so a connection that dies in the middle of a broadcast or a
- * callback is still valid memory until the step is over.
+ * codecs (rt_http_parse_request, then rt_ws_parse), and what they give is
+ * dispatched here. Output is queued (conn_queue.c) and written by the server
+ * at the end of the loop step; freeing waits for the same moment, so a
+ * connection that dies in the middle of a broadcast or a callback is still
+ * valid memory until the step is over.
  *
- * An HTTP connection's life: a request is answered (keep-alive: the next
- * one is parsed), held for long polling (requests pipelined behind it wait
- * in the buffer), turned into an SSE stream, or upgraded. A FIN from the
- * client still lets the reply it is owed go out; a reply that stops moving
- * is given up after the idle timeout.
+ * The states (enum rt__conn_state, conn_impl.h). "kind" is what
+ * rt_conn_kind reports; a closing connection keeps the kind it had.
+ *
+ *   state       kind  what happens                       leaves for
+ *   READING     HTTP  a request is read and dispatched   REPLIED (answered), HELD
+ *                     (the first one, or the next after  (rt_conn_hold), SSE
+ *                     REPLIED); not answered yet         (rt_conn_sse_start),
+ *                                                        WS_OPEN (upgrade), LINGER
+ *   REPLIED     HTTP  answered; the reply goes out, the  READING (the next request),
+ *                     next request may come (keep-alive) LINGER
+ *   HELD        HELD  a long poll waiting for            REPLIED (answered), LINGER
+ *                     rt_conn_reply or its deadline
+ *   SSE         SSE   an event stream                    LINGER
+ *   WS_OPEN     WS    a WebSocket                        WS_CLOSING (rt_conn_close,
+ *                                                        the peer's close, an error)
+ *   WS_CLOSING  WS    our close frame is queued; waits   LINGER (the peer's close,
+ *                     for the peer's (close_timeout)     an error)
+ *   LINGER      kept  takes no more output; writes what  SHUT (all written)
+ *                     is queued
+ *   SHUT        kept  our FIN is sent; waits for the     DEAD (the peer's FIN, or
+ *                     peer's                             close_timeout)
+ *   PEER_FIN    HTTP  the peer half-closed (READING,     DEAD (all written)
+ *                     REPLIED, LINGER with a reply
+ *                     queued): what it is owed goes out
+ *   DEAD        kept  the socket is closed; the struct is freed at the end of the step
+ *
+ * Any state but DEAD may go to DEAD at once (a reset, a timeout, the hard
+ * queue cap, rt_server_deinit). LINGER is where rt_conn_close leads (a
+ * WebSocket through WS_CLOSING), and so do an HTTP error, a refused upgrade
+ * and a reply that says "Connection: close" (READING -> REPLIED -> LINGER).
+ * rt__conn_next below is this table as bits: rt__conn_set_state asserts
+ * every change against it, so the unit tests and fuzz seeds catch a missing
+ * or a wrong one.
+ *
+ * A FIN from an HTTP client still lets the reply it is owed go out; a reply
+ * that stops moving is given up after the idle timeout (server.c's tick).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
-#include <stdio.h>
+/* ==== Begin src/io/conn_impl.h ==== */ // >>conn_impl
+#ifndef RT_NO_IO
+/* conn_impl.h - private: the connection struct and the interface between
+ * conn.c (the state machine), conn_queue.c (its output) and server.c (the
+ * memory, clock and listener they run on).
+ *
+ * Not part of the public API: only the implementation includes it. The
+ * functions are static (rt.h is one translation unit), so their prototypes
+ * are seen only where the implementation is compiled: a static declaration
+ * with no definition would be a warning in a file that includes this alone.
+ */
+#ifndef RT_CONN_IMPL_H
+#define RT_CONN_IMPL_H
 
-#define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
-#define RT__SRV_READS_PER_EVENT 4 /* reads per readable event (fairness) */
-#define RT__SRV_IOV 64            /* queue entries per sendmsg */
-#define RT__SRV_GATHER 16384      /* bytes of small messages copied into one send */
-#define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
-#define RT__SRV_QUEUE_MIN 16      /* first size of a queue ring */
-#define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
-#define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
-/* Where a connection is in its life (the machine is drawn at the top of this
- * file). Only rt__conn_set_state changes it. */
+#define RT__CONN_READS_PER_EVENT 4 /* reads per readable event (fairness) */
+#define RT__CONN_QUEUE_MIN 16      /* first size of a queue ring (a power of two) */
+#define RT__SRV_IOV 64             /* queue entries per sendmsg */
+#define RT__SRV_GATHER 16384       /* bytes of small messages copied into one send */
+
+/* Where a connection is in its life (the machine is drawn at the top of
+ * conn.c, with the table of transitions). Only rt__conn_set_state changes it;
+ * the order matters: below LINGER a connection takes output, below
+ * WS_CLOSING it is open (no close begun). */
 enum rt__conn_state {
     RT__CS_READING = 0, /* HTTP: a request is read or handled; not answered yet */
     RT__CS_REPLIED,     /* HTTP: answered (keep-alive); the next request is read when it comes */
@@ -7414,8 +7479,61 @@ struct rt_conn {
     } p;
 };
 
+#ifdef RT_IMPLEMENTATION
+
+/* ---- conn.c: the state machine ------------------------------------------------ */
+
+static void rt__conn_set_state(rt_conn *c, enum rt__conn_state to);
+static int rt__conn_takes_output(const rt_conn *c);
+/* on_close, once per connection. */
+static void rt__conn_notify(rt_conn *c, unsigned code, rt_str reason);
+/* Closes the socket now; the struct is freed at the end of the step. */
+static void rt__conn_drop(rt_conn *c, unsigned code);
+static void rt__conn_http_error(rt_conn *c, int status, const char *extra);
+static void rt__conn_http_reset(rt_conn *c);
+/* The loop's callback for a connection's socket. */
+static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user);
+static void rt__conn_input(rt_conn *c);
 static void rt__conn_hold_expired(rt_conn *c);
-static void rt__srv_on_hold(rt_loop *loop, void *user);
+
+/* ---- conn_queue.c: the queue and the writes ------------------------------------- */
+
+static void rt__conn_release_queue(rt_conn *c);
+static void rt__conn_want_write(rt_conn *c, int on);
+/* The queue is empty: finish a linger, or tell on_drain. */
+static void rt__conn_drained(rt_conn *c);
+static void rt__conn_write(rt_conn *c);
+/* Over the cap for too long, or at the hard cap: 1008. */
+static void rt__conn_overflow(rt_conn *c);
+static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m);
+static rt_result rt__conn_send_bytes(rt_conn *c, const void *data, size_t n);
+static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, size_t n);
+
+/* ---- server.c: what a connection needs from its server ------------------------- */
+
+/* Milliseconds since the server started, never 0. */
+static uint32_t rt__srv_ms(const rt_server *srv);
+static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n);
+static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err);
+/* The pools of read buffers and queue rings. */
+static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size);
+static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size);
+/* A connection closed its socket: uncount it, accept again if paused. */
+static void rt__srv_conn_gone(rt_server *srv, const rt_conn *c);
+/* Makes sure the hold timer fires by the deadline due. */
+static void rt__srv_hold_arm(rt_server *srv, uint32_t due);
+
+#endif /* RT_IMPLEMENTATION */
+
+#endif /* RT_CONN_IMPL_H */
+#endif /* RT_NO_IO */
+/* ==== End src/io/conn_impl.h ==== */
+
+#include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
 
 /* ---- The state machine -------------------------------------------------------- */
 
@@ -7475,235 +7593,7 @@ static void rt__conn_linger(rt_conn *c)
         rt__conn_set_state(c, RT__CS_LINGER);
 }
 
-/* ---- Small helpers ---------------------------------------------------------- */
-
-/* Milliseconds since the server started, as 32 bits: comparisons below use
- * wrap-safe differences, so a device may run for years. */
-static uint32_t rt__srv_ms(const rt_server *srv)
-{
-    return (uint32_t)(srv->loop->now - srv->t0) | 1u; /* 0 means "unset" */
-}
-
-static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
-{
-    return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
-}
-
-static int rt__srv_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-/* ---- Messages ------------------------------------------------------------ */
-
-static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n)
-{
-    rt_msg *m;
-    if (n > UINT32_MAX - sizeof(rt_msg))
-        return NULL;
-    m = (rt_msg *)rt_alloc(a, sizeof(rt_msg) + n);
-    if (!m)
-        return NULL;
-    m->refs = 1;
-    m->len = (uint32_t)n;
-    m->alloc = a;
-    return m;
-}
-
-rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n)
-{
-    rt_msg *m = rt__srv_msg_new(srv->cfg.alloc, n);
-    if (m && n)
-        memcpy(m->data, data, n);
-    return m;
-}
-
-rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
-{
-    unsigned char hdr[RT_WS_MAX_HEADER];
-    size_t h;
-    rt_msg *m;
-    if (n > srv->cfg.max_message)
-        return NULL;
-    h = rt_ws_write_header(hdr, opcode, 1, n, NULL);
-    m = rt__srv_msg_new(srv->cfg.alloc, h + n);
-    if (!m)
-        return NULL;
-    memcpy(m->data, hdr, h);
-    if (n)
-        memcpy(m->data + h, data, n);
-    return m;
-}
-
-/* rt_msg_sse, saying why it failed: RT_E_INVAL (a bad name or id),
- * RT_E_LIMIT or RT_E_NOMEM. */
-static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err)
-{
-    rt_result need = rt_sse_format(NULL, 0, ev);
-    rt_msg *m;
-    *err = need < 0 ? need : RT_E_NOMEM;
-    if (need < 0)
-        return NULL;
-    m = rt__srv_msg_new(srv->cfg.alloc, (size_t)need);
-    if (m)
-        rt_sse_format((char *)m->data, (size_t)need, ev);
-    return m;
-}
-
-rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
-{
-    rt_result err;
-    return rt__srv_msg_sse(srv, ev, &err);
-}
-
-void rt_msg_retain(rt_msg *m)
-{
-    m->refs++;
-}
-
-void rt_msg_release(rt_msg *m)
-{
-    if (m && --m->refs == 0)
-        rt_free(m->alloc, m, sizeof(rt_msg) + m->len);
-}
-
-/* ---- Connection structs: slab blocks -------------------------------------------
- * Connections come from blocks of up to RT__SRV_SLAB structs, which saves
- * the allocator's header on each (16 bytes with glibc). A new block holds
- * as many structs as are in use (4 at least), so capacity about doubles and
- * a device with a handful of connections holds a handful of structs; a
- * block is allocated only as long as its cap needs. Each block has its own
- * free list; the blocks with a free struct are on the server's list. A
- * block whose structs are all free again goes back to the allocator unless
- * it is the only one with room, so memory follows the number of
- * connections down as well as up, and a connection that comes and goes
- * does not allocate. */
-struct rt__conn_slab {
-    rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
-    rt_conn *free;              /* its free structs, linked through ->flush_next */
-    uint32_t used;
-    uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
-    rt_conn conns[RT__SRV_SLAB];
-};
-
-static size_t rt__srv_slab_bytes(uint32_t cap)
-{
-    return offsetof(rt__conn_slab, conns) + cap * sizeof(rt_conn);
-}
-
-static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
-{
-    return (rt__conn_slab *)(void *)((char *)(c - c->slab_index) -
-                                     offsetof(rt__conn_slab, conns));
-}
-
-static void rt__srv_slab_link(rt_server *srv, rt__conn_slab *s)
-{
-    s->prev = NULL;
-    s->next = srv->slabs;
-    if (s->next)
-        s->next->prev = s;
-    srv->slabs = s;
-}
-
-static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->slabs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
-}
-
-static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
-{
-    size_t live = srv->nconns + srv->nreject;
-    uint32_t cap = live < 4 ? 4 : live < RT__SRV_SLAB ? (uint32_t)live : RT__SRV_SLAB;
-    rt__conn_slab *s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, rt__srv_slab_bytes(cap));
-    uint8_t i;
-    if (!s)
-        return NULL;
-    s->free = NULL;
-    s->used = 0;
-    s->cap = cap;
-    for (i = (uint8_t)cap; i-- > 0;) {
-        s->conns[i].slab_index = i;
-        s->conns[i].flush_next = s->free;
-        s->free = &s->conns[i];
-    }
-    rt__srv_slab_link(srv, s);
-    return s;
-}
-
-/* A zeroed connection struct, or NULL when the allocator fails. */
-static rt_conn *rt__srv_conn_alloc(rt_server *srv)
-{
-    rt__conn_slab *s = srv->slabs ? srv->slabs : rt__srv_slab_new(srv);
-    rt_conn *c;
-    uint8_t i;
-    if (!s)
-        return NULL;
-    c = s->free;
-    s->free = c->flush_next;
-    if (++s->used == s->cap)
-        rt__srv_slab_unlink(srv, s); /* full */
-    i = c->slab_index;
-    memset(c, 0, sizeof *c);
-    c->slab_index = i;
-    return c;
-}
-
-static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
-{
-    rt__conn_slab *s = rt__srv_slab_of(c);
-    c->flush_next = s->free;
-    s->free = c;
-    if (s->used-- == s->cap)
-        rt__srv_slab_link(srv, s); /* was full: has room again */
-    if (s->used == 0 && (s->prev || s->next)) {
-        rt__srv_slab_unlink(srv, s);
-        rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
-    }
-}
-
-/* ---- Pools: read buffers and queue rings come and go with traffic -------- */
-
-static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size)
-{
-    void *p = *pool;
-    if (p) {
-        memcpy(pool, p, sizeof(void *)); /* first word links the free list */
-        (*len)--;
-        return p;
-    }
-    return rt_alloc(srv->cfg.alloc, size);
-}
-
-static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size)
-{
-    if (*len >= RT__SRV_POOL_KEEP) {
-        rt_free(srv->cfg.alloc, p, size);
-        return;
-    }
-    memcpy(p, pool, sizeof(void *));
-    *pool = p;
-    (*len)++;
-}
-
-static void rt__srv_pool_drain(rt_server *srv, void **pool, size_t *len, size_t size)
-{
-    while (*pool) {
-        void *p = *pool;
-        memcpy(pool, p, sizeof(void *));
-        rt_free(srv->cfg.alloc, p, size);
-    }
-    *len = 0;
-}
+/* ---- Closing ------------------------------------------------------------------ */
 
 /* Read buffers of the standard size go back to the pool; grown ones are freed. */
 static void rt__conn_release_rbuf(rt_conn *c)
@@ -7718,33 +7608,6 @@ static void rt__conn_release_rbuf(rt_conn *c)
     c->rbuf = NULL;
     c->rlen = c->rcap = 0;
 }
-
-/* Gives the queue's ring back: to the pool at its first size, else to the
- * allocator. The caller resets or replaces c->q. */
-static void rt__conn_free_ring(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    if (c->q && c->qcap == RT__SRV_QUEUE_MIN)
-        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
-                     RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
-    else if (c->q)
-        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
-}
-
-static void rt__conn_release_queue(rt_conn *c)
-{
-    while (c->qlen) {
-        rt_msg_release(c->q[c->qhead]);
-        c->qhead = (c->qhead + 1) & (c->qcap - 1);
-        c->qlen--;
-    }
-    rt__conn_free_ring(c);
-    c->q = NULL;
-    c->qhead = c->qlen = c->qcap = c->qoff = 0;
-    c->queued = 0;
-}
-
-/* ---- Closing ------------------------------------------------------------------ */
 
 /* Tells the application a WebSocket, stream or held request ended: on_close,
  * once per connection. */
@@ -7765,18 +7628,10 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
     if (c->state == RT__CS_DEAD)
         return;
     rt__conn_set_state(c, RT__CS_DEAD);
-    srv->ndead++;
     rt_loop_del(srv->loop, c->fd);
     close(c->fd);
     c->fd = -1;
-    if (c->flags & (RT__C_REJECT | RT__C_RATED))
-        srv->nreject--;
-    else
-        srv->nconns--;
-    if (srv->accept_paused && srv->listen_fd >= 0) {
-        srv->accept_paused = 0;
-        rt_loop_mod(srv->loop, srv->listen_fd, RT_IO_READ);
-    }
+    rt__srv_conn_gone(srv, c);
     if (c->kind != RT_CONN_HTTP)
         rt__conn_notify(c, c->close_code ? c->close_code : code, rt_str_c(NULL));
     rt_room_leave_all(&c->member);
@@ -7785,293 +7640,6 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
     rt_free(srv->cfg.alloc, c->mbuf, c->mcap);
     c->mbuf = NULL;
     c->mlen = c->mcap = 0;
-}
-
-static void rt__conn_free(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    rt__srv_conn_dealloc(srv, c);
-}
-
-/* ---- Writing -------------------------------------------------------------- */
-
-static void rt__conn_want_write(rt_conn *c, int on)
-{
-    /* After the peer's FIN the socket stays readable (at EOF) for good, so
-     * only writing is watched. */
-    unsigned ev = (c->state == RT__CS_PEER_FIN ? 0u : (unsigned)RT_IO_READ) |
-                  (on ? (unsigned)RT_IO_WRITE : 0u);
-    if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
-        return;
-    if (rt_loop_mod(c->srv->loop, c->fd, ev) != RT_OK) {
-        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
-        return;
-    }
-    c->flags = (uint8_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
-}
-
-static void rt__conn_schedule_flush(rt_conn *c)
-{
-    if (c->flush_next)
-        return; /* already on the list */
-    c->flush_next = c->srv->flush ? c->srv->flush : c; /* the last points at itself */
-    c->srv->flush = c;
-}
-
-/* Advances the queue past n written bytes, releasing finished messages. */
-static void rt__conn_consume(rt_conn *c, size_t n)
-{
-    c->queued -= n;
-    while (n > 0) {
-        rt_msg *m = c->q[c->qhead];
-        size_t left = m->len - c->qoff;
-        if (n < left) {
-            c->qoff += (uint32_t)n;
-            return;
-        }
-        n -= left;
-        rt_msg_release(m);
-        c->qoff = 0;
-        c->qhead = (c->qhead + 1) & (c->qcap - 1);
-        c->qlen--;
-    }
-}
-
-/* The queue just emptied: give the ring back, and finish a lingering close. */
-static void rt__conn_drained(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    if (c->state == RT__CS_PEER_FIN) {
-        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* all owed is written; both sides are done */
-        return;
-    }
-    rt__conn_release_queue(c);
-    rt__conn_want_write(c, 0);
-    c->t_over = 0;
-    if (c->state == RT__CS_DEAD)
-        return; /* the loop refused the change */
-    if (c->state == RT__CS_LINGER) {
-        /* Half-close and wait for the peer's FIN: closing a socket that still
-         * has unread input sends a reset, which can destroy our last reply. */
-        shutdown(c->fd, SHUT_WR);
-        rt__conn_set_state(c, RT__CS_SHUT);
-        c->t_state = rt__srv_ms(srv);
-        return;
-    }
-    if ((c->flags & RT__C_DRAIN) && srv->cfg.cb.on_drain) {
-        c->flags &= (uint8_t)~RT__C_DRAIN;
-        srv->cfg.cb.on_drain(c, srv->cfg.user);
-    }
-}
-
-/* Copies the queue's leading messages into buf while they fit; returns the
- * number of messages copied and sets *len. */
-static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap, size_t *len)
-{
-    uint32_t i;
-    *len = 0;
-    for (i = 0; i < c->qlen; i++) {
-        const rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
-        uint32_t off = i == 0 ? c->qoff : 0;
-        if (*len + (m->len - off) > cap)
-            break;
-        memcpy(buf + *len, m->data + off, m->len - off);
-        *len += m->len - off;
-    }
-    return i;
-}
-
-/* One system call for the queue. Several small messages (a busy room's
- * frames) are copied into the server's gather buffer first: the kernel takes
- * one long segment much faster than many 30-byte iovec entries. A single
- * message goes with a plain send() (cheaper than a sendmsg() of one entry);
- * otherwise the messages go as they are, an iovec entry each. */
-static ssize_t rt__conn_send_queue(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    struct iovec iov[RT__SRV_IOV];
-    struct msghdr mh;
-    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
-    size_t len = 0;
-    if (n > 1 && !srv->gather)
-        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
-    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
-        return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
-    if (n == 1) {
-        rt_msg *m = c->q[c->qhead];
-        return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
-    }
-    for (i = 0; i < n; i++) {
-        rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
-        uint32_t off = i == 0 ? c->qoff : 0;
-        iov[i].iov_base = m->data + off;
-        iov[i].iov_len = m->len - off;
-    }
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = n;
-    return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-}
-
-static void rt__conn_write(rt_conn *c)
-{
-    ssize_t w;
-    do {
-        w = rt__conn_send_queue(c);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rt__conn_want_write(c, 1);
-        return;
-    }
-    if (w < 0) {
-        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
-        return;
-    }
-    rt__conn_consume(c, (size_t)w);
-    if (c->kind == RT_CONN_HTTP)
-        c->t_ping = rt__srv_ms(c->srv); /* a reply is moving: see rt__conn_tick */
-    if (c->qlen == 0)
-        rt__conn_drained(c);
-    else
-        rt__conn_want_write(c, 1); /* the rest goes when the socket has room */
-}
-
-/* Doubles the ring (the first one comes from the pool). */
-static rt_result rt__conn_grow_queue(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    uint32_t i, cap = c->qcap ? c->qcap * 2 : RT__SRV_QUEUE_MIN;
-    rt_msg **q;
-    if (cap > UINT32_MAX / 2 / sizeof(rt_msg *))
-        return RT_E_LIMIT;
-    if (cap == RT__SRV_QUEUE_MIN)
-        q = (rt_msg **)rt__srv_pool_get(srv, &srv->queue_pool, &srv->queue_pool_len,
-                                    RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
-    else
-        q = (rt_msg **)rt_alloc(srv->cfg.alloc, cap * sizeof(rt_msg *));
-    if (!q)
-        return RT_E_NOMEM;
-    for (i = 0; i < c->qlen; i++)
-        q[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
-    rt__conn_free_ring(c);
-    c->q = q;
-    c->qcap = cap;
-    c->qhead = 0;
-    return RT_OK;
-}
-
-/* Keeps what the peer must still get whole and drops the rest of the queue:
- * a message already partly written (what follows must start on a frame
- * boundary), and HTTP heads at the front (a 101 or an SSE head queued in
- * the same step as the flood behind it: without them the close frame or
- * the end of the stream would make no sense). Frames never start with 'H':
- * that would be RSV1, which this server never sets. */
-static void rt__conn_trim_queue(rt_conn *c)
-{
-    uint32_t keep = 0, mask = c->qcap - 1;
-    while (keep < c->qlen) {
-        const rt_msg *m = c->q[(c->qhead + keep) & mask];
-        if (!(keep == 0 && c->qoff != 0) && !(m->len >= 7 && memcmp(m->data, "HTTP/1.", 7) == 0))
-            break;
-        keep++;
-    }
-    if (keep == 0) {
-        rt__conn_release_queue(c);
-        return;
-    }
-    while (c->qlen > keep) {
-        c->qlen--;
-        c->queued -= c->q[(c->qhead + c->qlen) & mask]->len;
-        rt_msg_release(c->q[(c->qhead + c->qlen) & mask]);
-    }
-}
-
-/* The hard cap was hit, or the grace period ran out: drop the backlog
- * (rt__conn_trim_queue) and say 1008. If our close frame is already queued,
- * or will not fit, just hang up. Either way the backlog is dealt with, so
- * t_over is cleared: left set, the next tick would take this path again
- * and the close timeout would never be checked. */
-static void rt__conn_overflow(rt_conn *c)
-{
-    c->close_code = RT_WS_CLOSE_POLICY;
-    c->t_over = 0;
-    if (c->kind == RT_CONN_WS && c->state != RT__CS_WS_OPEN) { /* our close frame is queued */
-        rt__conn_drop(c, RT_WS_CLOSE_POLICY);
-        return;
-    }
-    rt__conn_trim_queue(c);
-    if (c->queued > c->srv->cfg.max_pending) {
-        rt__conn_drop(c, RT_WS_CLOSE_POLICY); /* what must stay is itself the backlog */
-        return;
-    }
-    rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
-}
-
-/* The queue size that closes a connection at once: max_pending plus room
- * for another max_pending or for one whole message of the largest size,
- * whichever is bigger. Twice max_pending alone would refuse the echo of a
- * message larger than that, however fast the peer reads. */
-static size_t rt__conn_hard_cap(const rt_server_config *cfg)
-{
-    size_t room = cfg->max_message > cfg->max_pending ? cfg->max_message : cfg->max_pending;
-    return cfg->max_pending > SIZE_MAX - room ? SIZE_MAX : cfg->max_pending + room;
-}
-
-/* Backpressure policy: over max_pending the connection gets
- * pending_grace_ms to catch up, then it is closed with 1008; past the hard
- * cap it is closed at once, so one slow reader can never make the server's
- * memory grow without bound. */
-static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
-{
-    size_t cap = c->srv->cfg.max_pending;
-    if (!rt__conn_takes_output(c))
-        return RT_E_CLOSED;
-    if (m->len > rt__conn_hard_cap(&c->srv->cfg) - c->queued) { /* queued <= hard cap */
-        rt__conn_overflow(c);
-        return RT_E_LIMIT;
-    }
-    if (c->qlen == c->qcap && rt__conn_grow_queue(c) != RT_OK)
-        return RT_E_NOMEM;
-    if (c->qlen == 0 && c->kind == RT_CONN_HTTP)
-        c->t_ping = rt__srv_ms(c->srv); /* a reply starts: see rt__conn_tick */
-    rt_msg_retain(m);
-    c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = m;
-    c->qlen++;
-    c->queued += m->len;
-    if (c->queued > cap / 2)
-        c->flags |= RT__C_DRAIN;
-    if (c->queued > cap && c->t_over == 0)
-        c->t_over = rt__srv_ms(c->srv);
-    rt__conn_schedule_flush(c);
-    return RT_OK;
-}
-
-/* Queues bytes that belong to this connection alone (a reply, a pong). */
-static rt_result rt__conn_send_bytes(rt_conn *c, const void *data, size_t n)
-{
-    rt_msg *m = rt_msg_raw(c->srv, data, n);
-    rt_result r;
-    if (!m)
-        return RT_E_NOMEM;
-    r = rt__conn_enqueue(c, m);
-    rt_msg_release(m);
-    return r;
-}
-
-static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, size_t n)
-{
-    unsigned char frame[RT_WS_MAX_HEADER + RT_WS_MAX_CONTROL];
-    size_t len;
-    if (n > RT_WS_MAX_CONTROL)
-        return rt_conn_send(c, opcode, data, n);
-    len = rt_ws_format_frame(frame, sizeof frame, opcode, data, n, NULL);
-    return rt__conn_send_bytes(c, frame, len);
 }
 
 /* ---- WebSocket input ------------------------------------------------------ */
@@ -8508,10 +8076,24 @@ static void rt__conn_peer_fin(rt_conn *c)
     rt__conn_release_rbuf(c);  /* a request cut short by the FIN can never finish */
 }
 
+/* The connection's one recv() into the free end of its read buffer: the
+ * bytes read, 0 at the peer's FIN, RT_AGAIN when there is nothing to read
+ * now, RT_E_IO when the connection is broken (a reset). */
+static ssize_t rt__conn_recv(rt_conn *c)
+{
+    ssize_t n;
+    do {
+        n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? RT_AGAIN : RT_E_IO;
+    return n;
+}
+
 static void rt__conn_read(rt_conn *c)
 {
     int i;
-    for (i = 0; i < RT__SRV_READS_PER_EVENT && c->state != RT__CS_DEAD; i++) {
+    for (i = 0; i < RT__CONN_READS_PER_EVENT && c->state != RT__CS_DEAD; i++) {
         ssize_t n;
         rt_result r = rt__conn_read_room(c);
         if (r != RT_OK) {
@@ -8523,14 +8105,12 @@ static void rt__conn_read(rt_conn *c)
                 rt__conn_ws_fail(c, RT_WS_CLOSE_INTERNAL);
             return;
         }
-        do {
-            n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-        } while (n < 0 && errno == EINTR);
+        n = rt__conn_recv(c);
         if (n == 0) {
             rt__conn_peer_fin(c);
             break;
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (n == RT_E_IO) {
             rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* reset: peer gone, 1006 */
             return;
         }
@@ -8555,6 +8135,812 @@ static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user)
         rt__conn_read(c);
     if ((events & RT_IO_WRITE) && c->state != RT__CS_DEAD && c->qlen)
         rt__conn_write(c);
+}
+
+/* ---- Public: connections ------------------------------------------------------ */
+
+void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
+{
+    unsigned char payload[RT_WS_MAX_CONTROL];
+    size_t n = 0;
+    if (!rt__conn_open(c))
+        return;
+    if (!c->close_code)
+        c->close_code = (uint16_t)code;
+    if (c->kind != RT_CONN_WS) {
+        rt__conn_set_state(c, RT__CS_LINGER);
+        if (c->qlen == 0)
+            rt__conn_drained(c);
+        return;
+    }
+    if (code != 0)
+        n = rt_ws_close_payload(payload, code, reason ? reason : "",
+                                reason ? strlen(reason) : 0);
+    rt__conn_send_frame(c, RT_WS_CLOSE, payload, n);
+    rt__conn_set_state(c, RT__CS_WS_CLOSING);
+    c->t_state = rt__srv_ms(c->srv);
+}
+
+/* Writes the status line and headers of a reply, plus "Connection: close"
+ * when this is the last response on the connection. */
+static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, const void *body,
+                                    size_t n, const char *extra)
+{
+    char hdrs[768];
+    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
+    int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
+                     last ? "Connection: close\r\n" : "");
+    size_t head, send = (c->flags & RT__C_HEAD) ? 0 : n; /* RFC 9110 9.3.2 */
+    rt_msg *m;
+    rt_result r;
+    if (k < 0 || (size_t)k >= sizeof hdrs)
+        return RT_E_INVAL;
+    /* A HEAD answer has the head a GET would get, Content-Length included,
+     * and no body: the client would read one as the next response. */
+    head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
+    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + send);
+    if (!m)
+        return RT_E_NOMEM;
+    rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
+    if (send)
+        memcpy(m->data + head, body, send);
+    m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const void *body,
+                        size_t n, const char *extra_headers)
+{
+    int held = c->state == RT__CS_HELD;
+    rt_result r;
+    if (c->state == RT__CS_DEAD || (c->kind == RT_CONN_HELD && !held))
+        return RT_E_CLOSED;
+    if (c->state != RT__CS_READING && !held)
+        return RT_E_INVAL; /* answered, or not a request */
+    /* Answered only once the reply is queued: after a failure (headers too
+     * long, no memory) the handler may try again, or the server answers 500
+     * (or, for a held request, 204 at its timeout). */
+    r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
+    if (r != RT_OK)
+        return r;
+    rt__conn_set_state(c, RT__CS_REPLIED);
+    if (held)
+        rt__conn_http_reset(c); /* keep-alive: ready for the next request */
+    if (!(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down)
+        rt__conn_set_state(c, RT__CS_LINGER); /* the reply said "Connection: close" */
+    return r;
+}
+
+rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
+{
+    if (c->state != RT__CS_READING)
+        return RT_E_INVAL;
+    rt__conn_set_state(c, RT__CS_HELD);
+    c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
+    rt__srv_hold_arm(c->srv, c->t_state);
+    return RT_OK;
+}
+
+static void rt__conn_hold_expired(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (srv->cfg.cb.on_hold_timeout)
+        srv->cfg.cb.on_hold_timeout(c, srv->cfg.user);
+    if (c->state == RT__CS_HELD)
+        rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
+}
+
+rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
+{
+    char head[1024];
+    int n;
+    if (c->state != RT__CS_READING)
+        return RT_E_INVAL;
+    /* No Content-Length: the stream ends when the connection does
+     * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                 "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s\r\n",
+                 extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return RT_E_INVAL;
+    rt__conn_set_state(c, RT__CS_SSE);
+    c->t_ping = rt__srv_ms(c->srv);
+    return rt__conn_send_bytes(c, head, (size_t)n);
+}
+
+rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const void *data,
+                           size_t n)
+{
+    rt_sse_event ev;
+    rt_msg *m;
+    rt_result r;
+    if (c->kind != RT_CONN_SSE)
+        return RT_E_INVAL;
+    memset(&ev, 0, sizeof ev);
+    ev.event = rt_str_c(event);
+    ev.id = rt_str_c(id);
+    ev.data.p = (const char *)data;
+    ev.data.n = n;
+    m = rt__srv_msg_sse(c->srv, &ev, &r);
+    if (!m)
+        return r;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+int rt_conn_kind(const rt_conn *c) { return c->kind; }
+size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
+rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
+void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
+void *rt_conn_user(const rt_conn *c) { return c->user; }
+rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
+int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
+
+void rt_conn_set_json(rt_conn *c, int on)
+{
+    c->flags = (uint8_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
+}
+
+rt_str rt_conn_protocol(const rt_conn *c)
+{
+    if (c->proto == 0 || !c->srv->cfg.subprotocols)
+        return rt_str_c(NULL);
+    return rt_str_c(c->srv->cfg.subprotocols[c->proto - 1]);
+}
+
+rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    size_t n;
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        return RT_E_IO;
+    n = strlen(host);
+    if (n >= cap)
+        return RT_E_NOSPACE;
+    memcpy(buf, host, n + 1);
+    return (rt_result)n;
+}
+#endif /* RT_NO_IO */
+/* ==== End src/io/conn.c ==== */
+
+/* ==== Begin src/io/conn_queue.c ==== */ // >>conn_queue
+#ifndef RT_NO_IO
+/* conn_queue.c - a connection's output: its queue, the writes, backpressure.
+ *
+ * Every outgoing message is an rt_msg; a connection's queue is a ring of
+ * pointers to them, so a broadcast costs each receiver one pointer. Queued
+ * connections go on the server's flush list, and at the end of the step
+ * each one is written with a single system call however many messages the
+ * step queued for it (rt__conn_send_queue, the one place that sends). When
+ * the queue empties, a lingering connection sends its FIN (conn.c's machine
+ * goes LINGER -> SHUT). A reader too slow for what it is sent gets a grace
+ * period over its cap, then a 1008 close; at the hard cap the close is
+ * immediate, so a slow peer can never grow the server's memory without
+ * bound.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* ---- The ring ----------------------------------------------------------------- */
+
+/* Gives the queue's ring back: to the pool at its first size, else to the
+ * allocator. The caller resets or replaces c->q. */
+static void rt__conn_free_ring(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (c->q && c->qcap == RT__CONN_QUEUE_MIN)
+        rt__srv_pool_put(srv, &srv->queue_pool, &srv->queue_pool_len, c->q,
+                     RT__CONN_QUEUE_MIN * sizeof(rt_msg *));
+    else if (c->q)
+        rt_free(srv->cfg.alloc, c->q, c->qcap * sizeof(rt_msg *));
+}
+
+static void rt__conn_release_queue(rt_conn *c)
+{
+    while (c->qlen) {
+        rt_msg_release(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) & (c->qcap - 1);
+        c->qlen--;
+    }
+    rt__conn_free_ring(c);
+    c->q = NULL;
+    c->qhead = c->qlen = c->qcap = c->qoff = 0;
+    c->queued = 0;
+}
+
+/* ---- Writing -------------------------------------------------------------- */
+
+static void rt__conn_want_write(rt_conn *c, int on)
+{
+    /* After the peer's FIN the socket stays readable (at EOF) for good, so
+     * only writing is watched. */
+    unsigned ev = (c->state == RT__CS_PEER_FIN ? 0u : (unsigned)RT_IO_READ) |
+                  (on ? (unsigned)RT_IO_WRITE : 0u);
+    if (!!(c->flags & RT__C_WANT_WRITE) == !!on)
+        return;
+    if (rt_loop_mod(c->srv->loop, c->fd, ev) != RT_OK) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    c->flags = (uint8_t)(on ? c->flags | RT__C_WANT_WRITE : c->flags & ~RT__C_WANT_WRITE);
+}
+
+static void rt__conn_schedule_flush(rt_conn *c)
+{
+    if (c->flush_next)
+        return; /* already on the list */
+    c->flush_next = c->srv->flush ? c->srv->flush : c; /* the last points at itself */
+    c->srv->flush = c;
+}
+
+/* Advances the queue past n written bytes, releasing finished messages. */
+static void rt__conn_consume(rt_conn *c, size_t n)
+{
+    c->queued -= n;
+    while (n > 0) {
+        rt_msg *m = c->q[c->qhead];
+        size_t left = m->len - c->qoff;
+        if (n < left) {
+            c->qoff += (uint32_t)n;
+            return;
+        }
+        n -= left;
+        rt_msg_release(m);
+        c->qoff = 0;
+        c->qhead = (c->qhead + 1) & (c->qcap - 1);
+        c->qlen--;
+    }
+}
+
+/* The queue just emptied: give the ring back, and finish a lingering close. */
+static void rt__conn_drained(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (c->state == RT__CS_PEER_FIN) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL); /* all owed is written; both sides are done */
+        return;
+    }
+    rt__conn_release_queue(c);
+    rt__conn_want_write(c, 0);
+    c->t_over = 0;
+    if (c->state == RT__CS_DEAD)
+        return; /* the loop refused the change */
+    if (c->state == RT__CS_LINGER) {
+        /* Half-close and wait for the peer's FIN: closing a socket that still
+         * has unread input sends a reset, which can destroy our last reply. */
+        shutdown(c->fd, SHUT_WR);
+        rt__conn_set_state(c, RT__CS_SHUT);
+        c->t_state = rt__srv_ms(srv);
+        return;
+    }
+    if ((c->flags & RT__C_DRAIN) && srv->cfg.cb.on_drain) {
+        c->flags &= (uint8_t)~RT__C_DRAIN;
+        srv->cfg.cb.on_drain(c, srv->cfg.user);
+    }
+}
+
+/* Copies the queue's leading messages into buf while they fit; returns the
+ * number of messages copied and sets *len. */
+static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap, size_t *len)
+{
+    uint32_t i;
+    *len = 0;
+    for (i = 0; i < c->qlen; i++) {
+        const rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
+        uint32_t off = i == 0 ? c->qoff : 0;
+        if (*len + (m->len - off) > cap)
+            break;
+        memcpy(buf + *len, m->data + off, m->len - off);
+        *len += m->len - off;
+    }
+    return i;
+}
+
+/* One system call for the queue. Several small messages (a busy room's
+ * frames) are copied into the server's gather buffer first: the kernel takes
+ * one long segment much faster than many 30-byte iovec entries. A single
+ * message goes with a plain send() (cheaper than a sendmsg() of one entry);
+ * otherwise the messages go as they are, an iovec entry each. */
+static ssize_t rt__conn_send_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    struct iovec iov[RT__SRV_IOV];
+    struct msghdr mh;
+    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
+    size_t len = 0;
+    if (n > 1 && !srv->gather)
+        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
+    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
+        return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
+    if (n == 1) {
+        rt_msg *m = c->q[c->qhead];
+        return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
+    }
+    for (i = 0; i < n; i++) {
+        rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
+        uint32_t off = i == 0 ? c->qoff : 0;
+        iov[i].iov_base = m->data + off;
+        iov[i].iov_len = m->len - off;
+    }
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+}
+
+static void rt__conn_write(rt_conn *c)
+{
+    ssize_t w;
+    do {
+        w = rt__conn_send_queue(c);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        rt__conn_want_write(c, 1);
+        return;
+    }
+    if (w < 0) {
+        rt__conn_drop(c, RT_WS_CLOSE_ABNORMAL);
+        return;
+    }
+    rt__conn_consume(c, (size_t)w);
+    if (c->kind == RT_CONN_HTTP)
+        c->t_ping = rt__srv_ms(c->srv); /* a reply is moving: see rt__conn_tick */
+    if (c->qlen == 0)
+        rt__conn_drained(c);
+    else
+        rt__conn_want_write(c, 1); /* the rest goes when the socket has room */
+}
+
+/* Doubles the ring (the first one comes from the pool). */
+static rt_result rt__conn_grow_queue(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    uint32_t i, cap = c->qcap ? c->qcap * 2 : RT__CONN_QUEUE_MIN;
+    rt_msg **q;
+    if (cap > UINT32_MAX / 2 / sizeof(rt_msg *))
+        return RT_E_LIMIT;
+    if (cap == RT__CONN_QUEUE_MIN)
+        q = (rt_msg **)rt__srv_pool_get(srv, &srv->queue_pool, &srv->queue_pool_len,
+                                    RT__CONN_QUEUE_MIN * sizeof(rt_msg *));
+    else
+        q = (rt_msg **)rt_alloc(srv->cfg.alloc, cap * sizeof(rt_msg *));
+    if (!q)
+        return RT_E_NOMEM;
+    for (i = 0; i < c->qlen; i++)
+        q[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
+    rt__conn_free_ring(c);
+    c->q = q;
+    c->qcap = cap;
+    c->qhead = 0;
+    return RT_OK;
+}
+
+/* Keeps what the peer must still get whole and drops the rest of the queue:
+ * a message already partly written (what follows must start on a frame
+ * boundary), and HTTP heads at the front (a 101 or an SSE head queued in
+ * the same step as the flood behind it: without them the close frame or
+ * the end of the stream would make no sense). Frames never start with 'H':
+ * that would be RSV1, which this server never sets. */
+static void rt__conn_trim_queue(rt_conn *c)
+{
+    uint32_t keep = 0, mask = c->qcap - 1;
+    while (keep < c->qlen) {
+        const rt_msg *m = c->q[(c->qhead + keep) & mask];
+        if (!(keep == 0 && c->qoff != 0) && !(m->len >= 7 && memcmp(m->data, "HTTP/1.", 7) == 0))
+            break;
+        keep++;
+    }
+    if (keep == 0) {
+        rt__conn_release_queue(c);
+        return;
+    }
+    while (c->qlen > keep) {
+        c->qlen--;
+        c->queued -= c->q[(c->qhead + c->qlen) & mask]->len;
+        rt_msg_release(c->q[(c->qhead + c->qlen) & mask]);
+    }
+}
+
+/* The hard cap was hit, or the grace period ran out: drop the backlog
+ * (rt__conn_trim_queue) and say 1008. If our close frame is already queued,
+ * or will not fit, just hang up. Either way the backlog is dealt with, so
+ * t_over is cleared: left set, the next tick would take this path again
+ * and the close timeout would never be checked. */
+static void rt__conn_overflow(rt_conn *c)
+{
+    c->close_code = RT_WS_CLOSE_POLICY;
+    c->t_over = 0;
+    if (c->kind == RT_CONN_WS && c->state != RT__CS_WS_OPEN) { /* our close frame is queued */
+        rt__conn_drop(c, RT_WS_CLOSE_POLICY);
+        return;
+    }
+    rt__conn_trim_queue(c);
+    if (c->queued > c->srv->cfg.max_pending) {
+        rt__conn_drop(c, RT_WS_CLOSE_POLICY); /* what must stay is itself the backlog */
+        return;
+    }
+    rt_conn_close(c, RT_WS_CLOSE_POLICY, "send queue full");
+}
+
+/* The queue size that closes a connection at once: max_pending plus room
+ * for another max_pending or for one whole message of the largest size,
+ * whichever is bigger. Twice max_pending alone would refuse the echo of a
+ * message larger than that, however fast the peer reads. */
+static size_t rt__conn_hard_cap(const rt_server_config *cfg)
+{
+    size_t room = cfg->max_message > cfg->max_pending ? cfg->max_message : cfg->max_pending;
+    return cfg->max_pending > SIZE_MAX - room ? SIZE_MAX : cfg->max_pending + room;
+}
+
+/* Backpressure policy: over max_pending the connection gets
+ * pending_grace_ms to catch up, then it is closed with 1008; past the hard
+ * cap it is closed at once, so one slow reader can never make the server's
+ * memory grow without bound. */
+static rt_result rt__conn_enqueue(rt_conn *c, rt_msg *m)
+{
+    size_t cap = c->srv->cfg.max_pending;
+    if (!rt__conn_takes_output(c))
+        return RT_E_CLOSED;
+    if (m->len > rt__conn_hard_cap(&c->srv->cfg) - c->queued) { /* queued <= hard cap */
+        rt__conn_overflow(c);
+        return RT_E_LIMIT;
+    }
+    if (c->qlen == c->qcap && rt__conn_grow_queue(c) != RT_OK)
+        return RT_E_NOMEM;
+    if (c->qlen == 0 && c->kind == RT_CONN_HTTP)
+        c->t_ping = rt__srv_ms(c->srv); /* a reply starts: see rt__conn_tick */
+    rt_msg_retain(m);
+    c->q[(c->qhead + c->qlen) & (c->qcap - 1)] = m;
+    c->qlen++;
+    c->queued += m->len;
+    if (c->queued > cap / 2)
+        c->flags |= RT__C_DRAIN;
+    if (c->queued > cap && c->t_over == 0)
+        c->t_over = rt__srv_ms(c->srv);
+    rt__conn_schedule_flush(c);
+    return RT_OK;
+}
+
+/* Queues bytes that belong to this connection alone (a reply, a pong). */
+static rt_result rt__conn_send_bytes(rt_conn *c, const void *data, size_t n)
+{
+    rt_msg *m = rt_msg_raw(c->srv, data, n);
+    rt_result r;
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+
+static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    unsigned char frame[RT_WS_MAX_HEADER + RT_WS_MAX_CONTROL];
+    size_t len;
+    if (n > RT_WS_MAX_CONTROL)
+        return rt_conn_send(c, opcode, data, n);
+    len = rt_ws_format_frame(frame, sizeof frame, opcode, data, n, NULL);
+    return rt__conn_send_bytes(c, frame, len);
+}
+
+rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m)
+{
+    if (c->state == RT__CS_WS_CLOSING)
+        return RT_E_CLOSED;
+    return rt__conn_enqueue(c, m); /* RT_E_CLOSED too when closing */
+}
+
+rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
+{
+    rt_msg *m;
+    rt_result r;
+    if (c->state != RT__CS_WS_OPEN)
+        return RT_E_CLOSED;
+    if (n > c->srv->cfg.max_message)
+        return RT_E_LIMIT;
+    m = rt_msg_ws(c->srv, opcode, data, n);
+    if (!m)
+        return RT_E_NOMEM;
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
+}
+#endif /* RT_NO_IO */
+/* ==== End src/io/conn_queue.c ==== */
+
+/* ==== Begin src/io/server.c ==== */ // >>server
+#ifndef RT_NO_IO
+/* server.c - the listener, the connections' memory, timeouts, the step.
+ *
+ * The server accepts connections (refusing, with an answer, those over
+ * max_conns or accept_rate), keeps their structs in slab blocks and their
+ * read buffers and queue rings in pools, runs the housekeeping tick
+ * (timeouts, pings, backpressure grace, held-request deadlines) and, once
+ * per loop step, writes every queued connection and frees the dead ones.
+ * What one connection does with its bytes is conn.c's state machine and
+ * conn_queue.c's output; conn_impl.h is the interface between the three.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <stdio.h>
+
+#define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
+#define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
+#define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
+#define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
+
+static void rt__srv_on_hold(rt_loop *loop, void *user);
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+/* Milliseconds since the server started, as 32 bits: comparisons below use
+ * wrap-safe differences, so a device may run for years. */
+static uint32_t rt__srv_ms(const rt_server *srv)
+{
+    return (uint32_t)(srv->loop->now - srv->t0) | 1u; /* 0 means "unset" */
+}
+
+static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
+{
+    return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
+}
+
+static int rt__srv_set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* ---- Messages ------------------------------------------------------------ */
+
+static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n)
+{
+    rt_msg *m;
+    if (n > UINT32_MAX - sizeof(rt_msg))
+        return NULL;
+    m = (rt_msg *)rt_alloc(a, sizeof(rt_msg) + n);
+    if (!m)
+        return NULL;
+    m->refs = 1;
+    m->len = (uint32_t)n;
+    m->alloc = a;
+    return m;
+}
+
+rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n)
+{
+    rt_msg *m = rt__srv_msg_new(srv->cfg.alloc, n);
+    if (m && n)
+        memcpy(m->data, data, n);
+    return m;
+}
+
+rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
+{
+    unsigned char hdr[RT_WS_MAX_HEADER];
+    size_t h;
+    rt_msg *m;
+    if (n > srv->cfg.max_message)
+        return NULL;
+    h = rt_ws_write_header(hdr, opcode, 1, n, NULL);
+    m = rt__srv_msg_new(srv->cfg.alloc, h + n);
+    if (!m)
+        return NULL;
+    memcpy(m->data, hdr, h);
+    if (n)
+        memcpy(m->data + h, data, n);
+    return m;
+}
+
+/* rt_msg_sse, saying why it failed: RT_E_INVAL (a bad name or id),
+ * RT_E_LIMIT or RT_E_NOMEM. */
+static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err)
+{
+    rt_result need = rt_sse_format(NULL, 0, ev);
+    rt_msg *m;
+    *err = need < 0 ? need : RT_E_NOMEM;
+    if (need < 0)
+        return NULL;
+    m = rt__srv_msg_new(srv->cfg.alloc, (size_t)need);
+    if (m)
+        rt_sse_format((char *)m->data, (size_t)need, ev);
+    return m;
+}
+
+rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
+{
+    rt_result err;
+    return rt__srv_msg_sse(srv, ev, &err);
+}
+
+void rt_msg_retain(rt_msg *m)
+{
+    m->refs++;
+}
+
+void rt_msg_release(rt_msg *m)
+{
+    if (m && --m->refs == 0)
+        rt_free(m->alloc, m, sizeof(rt_msg) + m->len);
+}
+
+/* ---- Connection structs: slab blocks -------------------------------------------
+ * Connections come from blocks of up to RT__SRV_SLAB structs, which saves
+ * the allocator's header on each (16 bytes with glibc). A new block holds
+ * as many structs as are in use (4 at least), so capacity about doubles and
+ * a device with a handful of connections holds a handful of structs; a
+ * block is allocated only as long as its cap needs. Each block has its own
+ * free list; the blocks with a free struct are on the server's list. A
+ * block whose structs are all free again goes back to the allocator unless
+ * it is the only one with room, so memory follows the number of
+ * connections down as well as up, and a connection that comes and goes
+ * does not allocate. */
+struct rt__conn_slab {
+    rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
+    rt_conn *free;              /* its free structs, linked through ->flush_next */
+    uint32_t used;
+    uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
+    rt_conn conns[RT__SRV_SLAB];
+};
+
+static size_t rt__srv_slab_bytes(uint32_t cap)
+{
+    return offsetof(rt__conn_slab, conns) + cap * sizeof(rt_conn);
+}
+
+static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
+{
+    return (rt__conn_slab *)(void *)((char *)(c - c->slab_index) -
+                                     offsetof(rt__conn_slab, conns));
+}
+
+static void rt__srv_slab_link(rt_server *srv, rt__conn_slab *s)
+{
+    s->prev = NULL;
+    s->next = srv->slabs;
+    if (s->next)
+        s->next->prev = s;
+    srv->slabs = s;
+}
+
+static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->slabs = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
+{
+    size_t live = srv->nconns + srv->nreject;
+    uint32_t cap = live < 4 ? 4 : live < RT__SRV_SLAB ? (uint32_t)live : RT__SRV_SLAB;
+    rt__conn_slab *s = (rt__conn_slab *)rt_alloc(srv->cfg.alloc, rt__srv_slab_bytes(cap));
+    uint8_t i;
+    if (!s)
+        return NULL;
+    s->free = NULL;
+    s->used = 0;
+    s->cap = cap;
+    for (i = (uint8_t)cap; i-- > 0;) {
+        s->conns[i].slab_index = i;
+        s->conns[i].flush_next = s->free;
+        s->free = &s->conns[i];
+    }
+    rt__srv_slab_link(srv, s);
+    return s;
+}
+
+/* A zeroed connection struct, or NULL when the allocator fails. */
+static rt_conn *rt__srv_conn_alloc(rt_server *srv)
+{
+    rt__conn_slab *s = srv->slabs ? srv->slabs : rt__srv_slab_new(srv);
+    rt_conn *c;
+    uint8_t i;
+    if (!s)
+        return NULL;
+    c = s->free;
+    s->free = c->flush_next;
+    if (++s->used == s->cap)
+        rt__srv_slab_unlink(srv, s); /* full */
+    i = c->slab_index;
+    memset(c, 0, sizeof *c);
+    c->slab_index = i;
+    return c;
+}
+
+static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
+{
+    rt__conn_slab *s = rt__srv_slab_of(c);
+    c->flush_next = s->free;
+    s->free = c;
+    if (s->used-- == s->cap)
+        rt__srv_slab_link(srv, s); /* was full: has room again */
+    if (s->used == 0 && (s->prev || s->next)) {
+        rt__srv_slab_unlink(srv, s);
+        rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
+    }
+}
+
+/* ---- Pools: read buffers and queue rings come and go with traffic -------- */
+
+static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    void *p = *pool;
+    if (p) {
+        memcpy(pool, p, sizeof(void *)); /* first word links the free list */
+        (*len)--;
+        return p;
+    }
+    return rt_alloc(srv->cfg.alloc, size);
+}
+
+static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size)
+{
+    if (*len >= RT__SRV_POOL_KEEP) {
+        rt_free(srv->cfg.alloc, p, size);
+        return;
+    }
+    memcpy(p, pool, sizeof(void *));
+    *pool = p;
+    (*len)++;
+}
+
+static void rt__srv_pool_drain(rt_server *srv, void **pool, size_t *len, size_t size)
+{
+    while (*pool) {
+        void *p = *pool;
+        memcpy(pool, p, sizeof(void *));
+        rt_free(srv->cfg.alloc, p, size);
+    }
+    *len = 0;
+}
+
+/* A connection closed its socket (rt__conn_drop): it no longer counts
+ * against the limits, and a listener muted for lack of descriptors may take
+ * the next one. Its struct is freed at the end of the step (rt__conn_free). */
+static void rt__srv_conn_gone(rt_server *srv, const rt_conn *c)
+{
+    srv->ndead++;
+    if (c->flags & (RT__C_REJECT | RT__C_RATED))
+        srv->nreject--;
+    else
+        srv->nconns--;
+    if (srv->accept_paused && srv->listen_fd >= 0) {
+        srv->accept_paused = 0;
+        rt_loop_mod(srv->loop, srv->listen_fd, RT_IO_READ);
+    }
+}
+
+static void rt__conn_free(rt_conn *c)
+{
+    rt_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    rt__srv_conn_dealloc(srv, c);
 }
 
 /* ---- Accepting ------------------------------------------------------------- */
@@ -8763,52 +9149,7 @@ static void rt__srv_on_step(rt_loop *loop, void *user)
     }
 }
 
-/* ---- Public: connections ------------------------------------------------------ */
-
-void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
-{
-    unsigned char payload[RT_WS_MAX_CONTROL];
-    size_t n = 0;
-    if (!rt__conn_open(c))
-        return;
-    if (!c->close_code)
-        c->close_code = (uint16_t)code;
-    if (c->kind != RT_CONN_WS) {
-        rt__conn_set_state(c, RT__CS_LINGER);
-        if (c->qlen == 0)
-            rt__conn_drained(c);
-        return;
-    }
-    if (code != 0)
-        n = rt_ws_close_payload(payload, code, reason ? reason : "",
-                                reason ? strlen(reason) : 0);
-    rt__conn_send_frame(c, RT_WS_CLOSE, payload, n);
-    rt__conn_set_state(c, RT__CS_WS_CLOSING);
-    c->t_state = rt__srv_ms(c->srv);
-}
-
-rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m)
-{
-    if (c->state == RT__CS_WS_CLOSING)
-        return RT_E_CLOSED;
-    return rt__conn_enqueue(c, m); /* RT_E_CLOSED too when closing */
-}
-
-rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
-{
-    rt_msg *m;
-    rt_result r;
-    if (c->state != RT__CS_WS_OPEN)
-        return RT_E_CLOSED;
-    if (n > c->srv->cfg.max_message)
-        return RT_E_LIMIT;
-    m = rt_msg_ws(c->srv, opcode, data, n);
-    if (!m)
-        return RT_E_NOMEM;
-    r = rt__conn_enqueue(c, m);
-    rt_msg_release(m);
-    return r;
-}
+/* ---- Broadcast and held requests ---------------------------------------------- */
 
 rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
                               rt_conn *exclude)
@@ -8825,58 +9166,6 @@ rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size
     }
     rt_msg_release(m);
     return count;
-}
-
-/* Writes the status line and headers of a reply, plus "Connection: close"
- * when this is the last response on the connection. */
-static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, const void *body,
-                                    size_t n, const char *extra)
-{
-    char hdrs[768];
-    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
-    int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
-                     last ? "Connection: close\r\n" : "");
-    size_t head, send = (c->flags & RT__C_HEAD) ? 0 : n; /* RFC 9110 9.3.2 */
-    rt_msg *m;
-    rt_result r;
-    if (k < 0 || (size_t)k >= sizeof hdrs)
-        return RT_E_INVAL;
-    /* A HEAD answer has the head a GET would get, Content-Length included,
-     * and no body: the client would read one as the next response. */
-    head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
-    m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + send);
-    if (!m)
-        return RT_E_NOMEM;
-    rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
-    if (send)
-        memcpy(m->data + head, body, send);
-    m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
-    r = rt__conn_enqueue(c, m);
-    rt_msg_release(m);
-    return r;
-}
-
-rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const void *body,
-                        size_t n, const char *extra_headers)
-{
-    int held = c->state == RT__CS_HELD;
-    rt_result r;
-    if (c->state == RT__CS_DEAD || (c->kind == RT_CONN_HELD && !held))
-        return RT_E_CLOSED;
-    if (c->state != RT__CS_READING && !held)
-        return RT_E_INVAL; /* answered, or not a request */
-    /* Answered only once the reply is queued: after a failure (headers too
-     * long, no memory) the handler may try again, or the server answers 500
-     * (or, for a held request, 204 at its timeout). */
-    r = rt__conn_reply_msg(c, status, content_type, body, n, extra_headers);
-    if (r != RT_OK)
-        return r;
-    rt__conn_set_state(c, RT__CS_REPLIED);
-    if (held)
-        rt__conn_http_reset(c); /* keep-alive: ready for the next request */
-    if (!(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down)
-        rt__conn_set_state(c, RT__CS_LINGER); /* the reply said "Connection: close" */
-    return r;
 }
 
 /* Held requests end on time: one timer, armed for the end of the slot of
@@ -8915,101 +9204,6 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     }
     if (later)
         rt__srv_hold_arm(srv, due);
-}
-
-rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
-{
-    if (c->state != RT__CS_READING)
-        return RT_E_INVAL;
-    rt__conn_set_state(c, RT__CS_HELD);
-    c->t_state = (rt__srv_ms(c->srv) + timeout_ms) | 1u; /* the deadline */
-    rt__srv_hold_arm(c->srv, c->t_state);
-    return RT_OK;
-}
-
-static void rt__conn_hold_expired(rt_conn *c)
-{
-    rt_server *srv = c->srv;
-    if (srv->cfg.cb.on_hold_timeout)
-        srv->cfg.cb.on_hold_timeout(c, srv->cfg.user);
-    if (c->state == RT__CS_HELD)
-        rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
-}
-
-rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
-{
-    char head[1024];
-    int n;
-    if (c->state != RT__CS_READING)
-        return RT_E_INVAL;
-    /* No Content-Length: the stream ends when the connection does
-     * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
-    n = snprintf(head, sizeof head,
-                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s\r\n",
-                 extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof head)
-        return RT_E_INVAL;
-    rt__conn_set_state(c, RT__CS_SSE);
-    c->t_ping = rt__srv_ms(c->srv);
-    return rt__conn_send_bytes(c, head, (size_t)n);
-}
-
-rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const void *data,
-                           size_t n)
-{
-    rt_sse_event ev;
-    rt_msg *m;
-    rt_result r;
-    if (c->kind != RT_CONN_SSE)
-        return RT_E_INVAL;
-    memset(&ev, 0, sizeof ev);
-    ev.event = rt_str_c(event);
-    ev.id = rt_str_c(id);
-    ev.data.p = (const char *)data;
-    ev.data.n = n;
-    m = rt__srv_msg_sse(c->srv, &ev, &r);
-    if (!m)
-        return r;
-    r = rt__conn_enqueue(c, m);
-    rt_msg_release(m);
-    return r;
-}
-
-int rt_conn_kind(const rt_conn *c) { return c->kind; }
-size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
-rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
-void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
-void *rt_conn_user(const rt_conn *c) { return c->user; }
-rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
-int rt_conn_json(const rt_conn *c) { return !!(c->flags & RT__C_JSON); }
-
-void rt_conn_set_json(rt_conn *c, int on)
-{
-    c->flags = (uint8_t)(on ? c->flags | RT__C_JSON : c->flags & ~RT__C_JSON);
-}
-
-rt_str rt_conn_protocol(const rt_conn *c)
-{
-    if (c->proto == 0 || !c->srv->cfg.subprotocols)
-        return rt_str_c(NULL);
-    return rt_str_c(c->srv->cfg.subprotocols[c->proto - 1]);
-}
-
-rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    size_t n;
-    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
-        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
-        return RT_E_IO;
-    n = strlen(host);
-    if (n >= cap)
-        return RT_E_NOSPACE;
-    memcpy(buf, host, n + 1);
-    return (rt_result)n;
 }
 
 /* ---- Public: the server ----------------------------------------------------------- */
@@ -9148,7 +9342,7 @@ void rt_server_deinit(rt_server *srv)
     srv->gather = NULL;
     rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
     rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,
-                   RT__SRV_QUEUE_MIN * sizeof(rt_msg *));
+                   RT__CONN_QUEUE_MIN * sizeof(rt_msg *));
 }
 
 static void rt__conn_shutdown(rt_conn *c)
