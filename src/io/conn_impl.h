@@ -49,7 +49,7 @@ enum {
 
 struct rt_conn {
     rt_server *srv;
-    rt_conn *prev, *next;     /* every connection of the server */
+    rt_list link;             /* on srv->conns, every connection of the server */
     rt_conn *flush_next;      /* flush list link; non-NULL while on it (the last points
                                  at itself); in a free slab struct, the free list link */
     void *user;

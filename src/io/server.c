@@ -134,7 +134,7 @@ void rt_msg_release(rt_msg *m)
  * connections down as well as up, and a connection that comes and goes
  * does not allocate. */
 struct rt__conn_slab {
-    rt__conn_slab *prev, *next; /* on srv->slabs while it has a free struct */
+    rt_list link;               /* on srv->slabs while it has a free struct */
     rt_conn *free;              /* its free structs, linked through ->flush_next */
     uint32_t used;
     uint32_t cap;               /* structs in this block, <= RT__SRV_SLAB */
@@ -152,24 +152,11 @@ static rt__conn_slab *rt__srv_slab_of(rt_conn *c)
                                      offsetof(rt__conn_slab, conns));
 }
 
-static void rt__srv_slab_link(rt_server *srv, rt__conn_slab *s)
+/* The first block with a free struct, or NULL. */
+static rt__conn_slab *rt__srv_slab_first(const rt_server *srv)
 {
-    s->prev = NULL;
-    s->next = srv->slabs;
-    if (s->next)
-        s->next->prev = s;
-    srv->slabs = s;
-}
-
-static void rt__srv_slab_unlink(rt_server *srv, rt__conn_slab *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->slabs = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    rt_list *n = rt_list_first(&srv->slabs);
+    return n ? RT_LIST_ENTRY(n, rt__conn_slab, link) : NULL;
 }
 
 static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
@@ -188,22 +175,24 @@ static rt__conn_slab *rt__srv_slab_new(rt_server *srv)
         s->conns[i].flush_next = s->free;
         s->free = &s->conns[i];
     }
-    rt__srv_slab_link(srv, s);
+    rt_list_push_front(&srv->slabs, &s->link);
     return s;
 }
 
 /* A zeroed connection struct, or NULL when the allocator fails. */
 static rt_conn *rt__srv_conn_alloc(rt_server *srv)
 {
-    rt__conn_slab *s = srv->slabs ? srv->slabs : rt__srv_slab_new(srv);
+    rt__conn_slab *s = rt__srv_slab_first(srv);
     rt_conn *c;
     uint8_t i;
+    if (!s)
+        s = rt__srv_slab_new(srv);
     if (!s)
         return NULL;
     c = s->free;
     s->free = c->flush_next;
     if (++s->used == s->cap)
-        rt__srv_slab_unlink(srv, s); /* full */
+        rt_list_unlink(&s->link); /* full */
     i = c->slab_index;
     memset(c, 0, sizeof *c);
     c->slab_index = i;
@@ -216,9 +205,9 @@ static void rt__srv_conn_dealloc(rt_server *srv, rt_conn *c)
     c->flush_next = s->free;
     s->free = c;
     if (s->used-- == s->cap)
-        rt__srv_slab_link(srv, s); /* was full: has room again */
-    if (s->used == 0 && (s->prev || s->next)) {
-        rt__srv_slab_unlink(srv, s);
+        rt_list_push_front(&srv->slabs, &s->link); /* was full: has room again */
+    if (s->used == 0 && rt_list_first(&srv->slabs) != rt_list_last(&srv->slabs)) {
+        rt_list_unlink(&s->link); /* empty, and not the only block with room */
         rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
     }
 }
@@ -273,16 +262,24 @@ static void rt__srv_conn_gone(rt_server *srv, const rt_conn *c)
     }
 }
 
+/* srv->conns in order: the first connection, the one after c (NULL at the
+ * end). A loop that may free c reads the next one first. */
+static rt_conn *rt__srv_first(const rt_server *srv)
+{
+    rt_list *n = rt_list_first(&srv->conns);
+    return n ? RT_LIST_ENTRY(n, rt_conn, link) : NULL;
+}
+
+static rt_conn *rt__srv_next(const rt_server *srv, const rt_conn *c)
+{
+    rt_list *n = rt_list_next(&srv->conns, &c->link);
+    return n ? RT_LIST_ENTRY(n, rt_conn, link) : NULL;
+}
+
 static void rt__conn_free(rt_conn *c)
 {
-    rt_server *srv = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    rt__srv_conn_dealloc(srv, c);
+    rt_list_unlink(&c->link);
+    rt__srv_conn_dealloc(c->srv, c);
 }
 
 /* ---- Accepting ------------------------------------------------------------- */
@@ -309,10 +306,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
     c->flags = reject;
     rt_room_member_init(&c->member, c);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    rt_list_push_front(&srv->conns, &c->link);
     if (!reject)
         srv->nconns++;
     else
@@ -453,13 +447,13 @@ static void rt__srv_on_tick(rt_loop *loop, void *user)
     rt_server *srv = (rt_server *)user;
     rt_conn *c, *next;
     (void)loop;
-    for (c = srv->conns; c; c = next) {
-        next = c->next;
+    for (c = rt__srv_first(srv); c; c = next) {
+        next = rt__srv_next(srv, c);
         if (c->state != RT__CS_DEAD)
             rt__conn_tick(c);
     }
     if (srv->shutting_down && (int32_t)(rt__srv_ms(srv) - srv->shutdown_deadline) >= 0) {
-        for (c = srv->conns; c; c = c->next)
+        for (c = rt__srv_first(srv); c; c = rt__srv_next(srv, c))
             rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
     }
 }
@@ -482,8 +476,8 @@ static void rt__srv_on_step(rt_loop *loop, void *user)
         if (c->rlen && (c->state == RT__CS_READING || c->state == RT__CS_REPLIED))
             rt__conn_input(c);
     }
-    for (c = srv->conns; c && srv->ndead; c = next) {
-        next = c->next;
+    for (c = rt__srv_first(srv); c && srv->ndead; c = next) {
+        next = rt__srv_next(srv, c);
         if (c->state == RT__CS_DEAD) {
             rt__conn_free(c);
             srv->ndead--;
@@ -501,8 +495,8 @@ rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size
     rt_result count = 0;
     if (!m)
         return n > srv->cfg.max_message ? RT_E_LIMIT : RT_E_NOMEM;
-    for (c = srv->conns; c; c = next) {
-        next = c->next;
+    for (c = rt__srv_first(srv); c; c = next) {
+        next = rt__srv_next(srv, c);
         if (c != exclude && c->kind == RT_CONN_WS && rt_conn_send_msg(c, m) == RT_OK)
             count++;
     }
@@ -534,7 +528,7 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     uint32_t now = rt__srv_ms(srv), due = 0;
     int later = 0;
     (void)loop;
-    for (c = srv->conns; c; c = c->next) {
+    for (c = rt__srv_first(srv); c; c = rt__srv_next(srv, c)) {
         if (c->state != RT__CS_HELD)
             continue; /* or closed (by on_hold_timeout, say), on its way out */
         if ((int32_t)(now - c->t_state) >= 0)
@@ -663,17 +657,20 @@ static void rt__srv_close_listener(rt_server *srv)
 void rt_server_deinit(rt_server *srv)
 {
     rt_conn *c, *next;
+    rt__conn_slab *s;
     srv->cfg.cb.on_close = NULL; /* no callbacks while tearing down */
     srv->cfg.cb.on_drain = NULL;
-    for (c = srv->conns; c; c = next) {
-        next = c->next;
+    for (c = rt__srv_first(srv); c; c = next) {
+        next = rt__srv_next(srv, c);
         rt__conn_drop(c, RT_WS_CLOSE_GOING_AWAY);
         rt__srv_conn_dealloc(srv, c);
     }
-    if (srv->slabs) /* the one block kept with room: every struct is free now */
-        rt_free(srv->cfg.alloc, srv->slabs, rt__srv_slab_bytes(srv->slabs->cap));
-    srv->slabs = NULL;
-    srv->conns = srv->flush = NULL;
+    s = rt__srv_slab_first(srv); /* the one block kept with room: all free now */
+    if (s)
+        rt_free(srv->cfg.alloc, s, rt__srv_slab_bytes(s->cap));
+    srv->slabs.prev = srv->slabs.next = NULL;
+    srv->conns.prev = srv->conns.next = NULL; /* the structs are gone: empty */
+    srv->flush = NULL;
     rt__srv_close_listener(srv);
     rt_timer_stop(srv->loop, &srv->tick);
     rt_timer_stop(srv->loop, &srv->hold_timer);
@@ -722,8 +719,8 @@ void rt_server_shutdown(rt_server *srv, uint32_t timeout_ms)
     srv->shutting_down = 1;
     srv->shutdown_deadline = (rt__srv_ms(srv) + timeout_ms) | 1u;
     rt__srv_close_listener(srv);
-    for (c = srv->conns; c; c = next) {
-        next = c->next;
+    for (c = rt__srv_first(srv); c; c = next) {
+        next = rt__srv_next(srv, c);
         if (c->state != RT__CS_DEAD)
             rt__conn_shutdown(c);
     }

@@ -22,6 +22,7 @@
 #include "../codec/ws.h"
 #include "../codec/sse.h"
 #include "../model/room.h"
+#include "../base/list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -193,7 +194,7 @@ struct rt_server {
     size_t nconns;
     size_t nreject;              /* over-limit connections being told 503 */
     size_t ndead;                /* dropped, to be freed at the end of the step */
-    rt_conn *conns;              /* doubly linked list of all connections */
+    rt_list conns;               /* every connection (rt_conn.link) */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
     rt_timer hold_timer;         /* the next held request's deadline */
@@ -205,7 +206,7 @@ struct rt_server {
     size_t queue_pool_len;
     rt_loop_hook hook;           /* runs the flush list once per loop step */
     struct rt__accept_slot *accept_slots; /* accept_rate bookkeeping, or NULL */
-    rt__conn_slab *slabs;        /* blocks of connection structs with a free one */
+    rt_list slabs;               /* blocks of connection structs with a free one */
     unsigned char *gather;       /* small queued messages copied into one send */
 };
 
