@@ -123,6 +123,8 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_CONN_MAX_PENDING        256 KiB           all    queued bytes per connection (backpressure)
        RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
        RT_CONN_READ_BUF           4096              all    pooled read buffer size
+       RT_CONN_GATHER_BYTES       16384             impl   small queued messages copied into one send (0 = none)
+       RT_CONN_SEND_BATCH         64                impl   queue entries written per system call (2-1024)
        RT_PING_INTERVAL_MS        25000             all    server WebSocket pings
        RT_IDLE_TIMEOUT_MS         60000             all    silence (or a stalled reply) before a drop
        RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
@@ -170,7 +172,13 @@ MEMORY
        An outgoing message is one rt_msg, reference counted and shared by
        every queue it is in. Per-connection queues are capped (backpressure:
        over max_pending for pending_grace_ms, or at the hard cap, the
-       connection is closed with 1008).
+       connection is closed with 1008). Writing costs one server-wide buffer
+       of RT_CONN_GATHER_BYTES (allocated the first time a queue holds two
+       messages) and RT_CONN_SEND_BATCH * 16 bytes of stack (x86-64 iovecs).
+       A device may lower both: with a smaller gather buffer fewer small
+       messages go out in one copy, and with none (0) each is its own iovec
+       entry, which costs the kernel far more per frame in a busy room; with
+       a smaller batch a long queue takes more system calls to write.
 
 ERRORS
        Functions return rt_result: RT_OK (0), a byte count, or a negative
@@ -7409,8 +7417,24 @@ void rt_loop_stop(rt_loop *loop)
 
 #define RT__CONN_READS_PER_EVENT 4 /* reads per readable event (fairness) */
 #define RT__CONN_QUEUE_MIN 16      /* first size of a queue ring (a power of two) */
-#define RT__SRV_IOV 64             /* queue entries per sendmsg */
-#define RT__SRV_GATHER 16384       /* bytes of small messages copied into one send */
+
+/* Queue entries written with one system call (an iovec array of this many
+ * entries, 16 bytes each on x86-64, is on the stack while writing). At least
+ * two: a write of one entry never takes the gather path. */
+#ifndef RT_CONN_SEND_BATCH
+#define RT_CONN_SEND_BATCH 64
+#endif
+#if RT_CONN_SEND_BATCH < 2 || RT_CONN_SEND_BATCH > 1024
+#error "RT_CONN_SEND_BATCH must be 2 to 1024 (IOV_MAX on Linux)"
+#endif
+/* Bytes of small queued messages copied into one send: one buffer per
+ * server, allocated the first time a queue holds two messages. 0 = none. */
+#ifndef RT_CONN_GATHER_BYTES
+#define RT_CONN_GATHER_BYTES 16384
+#endif
+#if RT_CONN_GATHER_BYTES < 0 || RT_CONN_GATHER_BYTES > 1073741824
+#error "RT_CONN_GATHER_BYTES must be 0 (no gathering) to 1 GiB"
+#endif
 
 /* Where a connection is in its life (the machine is drawn at the top of
  * conn.c, with the table of transitions). Only rt__conn_set_state changes it;
@@ -8452,13 +8476,13 @@ static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap
 static ssize_t rt__conn_send_queue(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    struct iovec iov[RT__SRV_IOV];
+    struct iovec iov[RT_CONN_SEND_BATCH];
     struct msghdr mh;
-    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
+    uint32_t i, n = c->qlen < RT_CONN_SEND_BATCH ? c->qlen : RT_CONN_SEND_BATCH;
     size_t len = 0;
-    if (n > 1 && !srv->gather)
-        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
-    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
+    if (RT_CONN_GATHER_BYTES > 0 && n > 1 && !srv->gather)
+        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT_CONN_GATHER_BYTES);
+    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT_CONN_GATHER_BYTES, &len) > 1)
         return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
     if (n == 1) {
         rt_msg *m = c->q[c->qhead];
@@ -9335,7 +9359,7 @@ void rt_server_deinit(rt_server *srv)
     rt_loop_hook_del(srv->loop, &srv->hook);
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
-    rt_free(srv->cfg.alloc, srv->gather, RT__SRV_GATHER);
+    rt_free(srv->cfg.alloc, srv->gather, RT_CONN_GATHER_BYTES);
     srv->gather = NULL;
     rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
     rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,

@@ -14,8 +14,24 @@
 
 #define RT__CONN_READS_PER_EVENT 4 /* reads per readable event (fairness) */
 #define RT__CONN_QUEUE_MIN 16      /* first size of a queue ring (a power of two) */
-#define RT__SRV_IOV 64             /* queue entries per sendmsg */
-#define RT__SRV_GATHER 16384       /* bytes of small messages copied into one send */
+
+/* Queue entries written with one system call (an iovec array of this many
+ * entries, 16 bytes each on x86-64, is on the stack while writing). At least
+ * two: a write of one entry never takes the gather path. */
+#ifndef RT_CONN_SEND_BATCH
+#define RT_CONN_SEND_BATCH 64
+#endif
+#if RT_CONN_SEND_BATCH < 2 || RT_CONN_SEND_BATCH > 1024
+#error "RT_CONN_SEND_BATCH must be 2 to 1024 (IOV_MAX on Linux)"
+#endif
+/* Bytes of small queued messages copied into one send: one buffer per
+ * server, allocated the first time a queue holds two messages. 0 = none. */
+#ifndef RT_CONN_GATHER_BYTES
+#define RT_CONN_GATHER_BYTES 16384
+#endif
+#if RT_CONN_GATHER_BYTES < 0 || RT_CONN_GATHER_BYTES > 1073741824
+#error "RT_CONN_GATHER_BYTES must be 0 (no gathering) to 1 GiB"
+#endif
 
 /* Where a connection is in its life (the machine is drawn at the top of
  * conn.c, with the table of transitions). Only rt__conn_set_state changes it;

@@ -140,13 +140,13 @@ static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap
 static ssize_t rt__conn_send_queue(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    struct iovec iov[RT__SRV_IOV];
+    struct iovec iov[RT_CONN_SEND_BATCH];
     struct msghdr mh;
-    uint32_t i, n = c->qlen < RT__SRV_IOV ? c->qlen : RT__SRV_IOV;
+    uint32_t i, n = c->qlen < RT_CONN_SEND_BATCH ? c->qlen : RT_CONN_SEND_BATCH;
     size_t len = 0;
-    if (n > 1 && !srv->gather)
-        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT__SRV_GATHER);
-    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT__SRV_GATHER, &len) > 1)
+    if (RT_CONN_GATHER_BYTES > 0 && n > 1 && !srv->gather)
+        srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT_CONN_GATHER_BYTES);
+    if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT_CONN_GATHER_BYTES, &len) > 1)
         return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
     if (n == 1) {
         rt_msg *m = c->q[c->qhead];

@@ -677,7 +677,7 @@ void rt_server_deinit(rt_server *srv)
     rt_loop_hook_del(srv->loop, &srv->hook);
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
-    rt_free(srv->cfg.alloc, srv->gather, RT__SRV_GATHER);
+    rt_free(srv->cfg.alloc, srv->gather, RT_CONN_GATHER_BYTES);
     srv->gather = NULL;
     rt__srv_pool_drain(srv, &srv->read_pool, &srv->read_pool_len, RT_CONN_READ_BUF);
     rt__srv_pool_drain(srv, &srv->queue_pool, &srv->queue_pool_len,
