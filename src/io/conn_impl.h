@@ -51,7 +51,10 @@ enum rt__conn_state {
     RT__CS_COUNT
 };
 
-/* Facts that hold across states. */
+/* Facts that hold across states. REJECT and RATED say how the connection
+ * was admitted, which holds for its whole life (it reads its request, is
+ * answered 503 or 429, lingers and closes, and all along it counts in
+ * srv->nreject, not nconns), so they are flags, not states. */
 enum {
     RT__C_WANT_WRITE = 1 << 0,  /* registered for RT_IO_WRITE */
     RT__C_REJECT = 1 << 1,      /* admitted over max_conns: its request gets 503 */
