@@ -37,7 +37,8 @@ OUT = os.path.join(ROOT, "rt.h")
 # (module, feature switch or None), in dependency order: a module may use only
 # the modules above it. Each module is src/<layer>/<name>.h (public
 # declarations) and, unless it is declaration-only, src/<layer>/<name>.c
-# (implementation). A local include is written relative to the including
+# (implementation); a module with no .h is implementation only (a second .c
+# of the module above it, sharing its private header). A local include is written relative to the including
 # file ("core.h" beside it, "../base/core.h" from another layer), so every
 # header also compiles by itself; here each names one file under src/.
 MODULES = [
@@ -60,6 +61,8 @@ MODULES = [
     # 4. I/O
     ("io/platform", "RT_NO_IO"),
     ("io/loop", "RT_NO_IO"),
+    ("io/conn", "RT_NO_IO"),
+    ("io/conn_queue", "RT_NO_IO"),  # implementation only: conn's output half
     ("io/server", "RT_NO_IO"),
     ("io/pubsub", "RT_NO_IO"),
     # 5. the wire protocol
@@ -176,7 +179,8 @@ def build():
 
     pub = Merger()
     for mod, switch in MODULES:
-        pub.emit_file(mod + ".h", True, switch)
+        if os.path.isfile(os.path.join(SRC, mod + ".h")):  # else implementation only
+            pub.emit_file(mod + ".h", True, switch)
     public_lines = pub.out
 
     impl = Merger()

@@ -795,7 +795,7 @@ static int server_empty(const rt_server *srv)
 {
     /* nreject and conns are private: the 503/429 connections are not in
      * rt_server_conn_count, and the structs must be freed as well */
-    return rt_server_conn_count(srv) == 0 && srv->nreject == 0 && srv->conns == NULL;
+    return rt_server_conn_count(srv) == 0 && srv->nreject == 0 && !rt_list_linked(&srv->conns);
 }
 
 /* The clients are closed: the server must notice and free everything. */

@@ -138,6 +138,8 @@ OPTIONS (define before including rt.h; "impl" = only the RT_IMPLEMENTATION TU)
        RT_CONN_MAX_PENDING        256 KiB           all    queued bytes per connection (backpressure)
        RT_CONN_PENDING_GRACE_MS   5000              all    time over the cap before a 1008 close
        RT_CONN_READ_BUF           4096              all    pooled read buffer size
+       RT_CONN_GATHER_BYTES       16384             impl   small queued messages copied into one send (0 = none)
+       RT_CONN_SEND_BATCH         64                impl   queue entries written per system call (2-1024)
        RT_PING_INTERVAL_MS        25000             all    server WebSocket pings
        RT_IDLE_TIMEOUT_MS         60000             all    silence (or a stalled reply) before a drop
        RT_REQUEST_TIMEOUT_MS      10000             all    time to send a whole request (slowloris)
@@ -193,7 +195,13 @@ MEMORY
        An outgoing message is one rt_msg, reference counted and shared by
        every queue it is in. Per-connection queues are capped (backpressure:
        over max_pending for pending_grace_ms, or at the hard cap, the
-       connection is closed with 1008).
+       connection is closed with 1008). Writing costs one server-wide buffer
+       of RT_CONN_GATHER_BYTES (allocated the first time a queue holds two
+       messages) and RT_CONN_SEND_BATCH * 16 bytes of stack (x86-64 iovecs).
+       A device may lower both: with a smaller gather buffer fewer small
+       messages go out in one copy, and with none (0) each is its own iovec
+       entry, which costs the kernel far more per frame in a busy room; with
+       a smaller batch a long queue takes more system calls to write.
 
 ERRORS
        Functions return rt_result: RT_OK (0), a byte count, or a negative

@@ -1,12 +1,13 @@
-/* server.h - the server: listening, connections, WebSocket, SSE, plain HTTP.
+/* server.h - the server: the listener, the connections' memory, the clock.
  *
- * One rt_server runs on one rt_loop. Each connection is a small state
- * machine: it reads an HTTP request, then becomes a WebSocket, an SSE stream,
- * a held (long-poll) request, or gets a plain response and waits for the next
- * request (keep-alive). All sockets are non-blocking; nothing ever blocks and
- * nothing is copied per receiver: a message for many connections is framed
- * once into an rt_msg, a reference-counted buffer every receiver's queue
- * points to.
+ * One rt_server runs on one rt_loop. It accepts connections (conn.h: each
+ * one a small state machine that reads HTTP requests and may become a
+ * WebSocket, an SSE stream or a held long-poll request), keeps their structs,
+ * read buffers and queue rings in pools, times them out, and writes their
+ * queues once per loop step. All sockets are non-blocking; nothing ever
+ * blocks and nothing is copied per receiver: a message for many connections
+ * is framed once into an rt_msg, a reference-counted buffer every receiver's
+ * queue points to.
  *
  * Memory: an idle connection holds only its rt_conn (a few hundred bytes).
  * Read buffers and queue arrays come from per-server pools while data flows
@@ -15,11 +16,13 @@
 #ifndef RT_SERVER_H
 #define RT_SERVER_H
 
+#include "conn.h"
 #include "loop.h"
 #include "../codec/http.h"
 #include "../codec/ws.h"
 #include "../codec/sse.h"
 #include "../model/room.h"
+#include "../base/list.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,21 +31,6 @@ extern "C" {
 /* Most connections open at once; beyond it new ones get 503 + Retry-After. */
 #ifndef RT_SERVER_MAX_CONNS
 #define RT_SERVER_MAX_CONNS 10000
-#endif
-/* Queued outgoing bytes per connection before backpressure starts. */
-#ifndef RT_CONN_MAX_PENDING
-#define RT_CONN_MAX_PENDING (256u * 1024u)
-#endif
-/* Over max_pending a connection gets RT_CONN_PENDING_GRACE_MS to catch up;
- * at the hard cap, max_pending + max(max_pending, max_message), it is closed
- * at once (1008), so one message of the largest size always fits. */
-/* How long a connection may stay over its queue cap before it is closed. */
-#ifndef RT_CONN_PENDING_GRACE_MS
-#define RT_CONN_PENDING_GRACE_MS 5000
-#endif
-/* Size of a pooled read buffer; requests and frames larger than this grow it. */
-#ifndef RT_CONN_READ_BUF
-#define RT_CONN_READ_BUF 4096
 #endif
 /* Server ping interval for WebSockets (0 = no pings). */
 #ifndef RT_PING_INTERVAL_MS
@@ -85,25 +73,7 @@ extern "C" {
 #define RT_SSE_KEEPALIVE_MS 15000
 #endif
 
-typedef struct rt_server rt_server;
-typedef struct rt_conn rt_conn;
 typedef struct rt__conn_slab rt__conn_slab; /* private: connection structs, in blocks */
-
-/* A reference-counted, immutable byte buffer: one framed message that any
- * number of connection queues may point to. */
-typedef struct rt_msg {
-    uint32_t refs;
-    uint32_t len;
-    const rt_allocator *alloc;
-    unsigned char data[1]; /* len bytes follow */
-} rt_msg;
-
-enum rt_conn_kind {
-    RT_CONN_HTTP = 0, /* reading a request or sending a response */
-    RT_CONN_WS,       /* WebSocket */
-    RT_CONN_SSE,      /* event stream */
-    RT_CONN_HELD      /* a request held open for a later reply (long polling) */
-};
 
 typedef struct rt_server_callbacks {
     /* A plain HTTP request (not an upgrade). Answer it now with
@@ -207,62 +177,10 @@ RT_API void rt_msg_retain(rt_msg *m);
 /* Drops one reference; frees at zero. NULL is fine. */
 RT_API void rt_msg_release(rt_msg *m);
 
-/* ---- Connections ------------------------------------------------------------ */
-
-/* Sends one WebSocket message (copied once into a new rt_msg). */
-RT_API rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n);
-/* Queues a shared message (retains it). The bytes are sent as they are: use
- * rt_msg_ws for WebSockets and rt_msg_raw for SSE. RT_E_CLOSED, RT_E_LIMIT
- * when the queue is over its hard cap (the connection is then closed). */
-RT_API rt_result rt_conn_send_msg(rt_conn *c, rt_msg *m);
 /* Sends every open WebSocket the same message: framed once, shared. Returns
  * the number of receivers or RT_E_NOMEM. exclude may be NULL. */
 RT_API rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size_t n,
                                      rt_conn *exclude);
-
-/* Charges a message of n bytes that reached c's application by another path
- * (e.g. a POST on behalf of this SSE stream) to c's rate-limit buckets.
- * 1 when it may pass, else 0 with *retry_after_ms (may be NULL) set. */
-RT_API int rt_conn_rate_check(rt_conn *c, size_t n, uint32_t *retry_after_ms);
-
-/* Starts the WebSocket closing handshake (or closes an SSE/held/HTTP
- * connection) with code and reason. The connection lingers until the peer
- * answers or close_timeout passes; on_close follows. */
-RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
-
-/* Answers the current HTTP request (or a held one). content_type may be NULL,
- * extra_headers are whole lines ending in \r\n (may be NULL). */
-RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
-                               const void *body, size_t n, const char *extra_headers);
-/* Keeps the current request open for a later rt_conn_reply (long polling);
- * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
- * called. */
-RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
-/* Turns the current request into an SSE stream: 200, text/event-stream,
- * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
-RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
-/* Formats and queues one SSE event on an SSE connection; event and id may
- * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
-RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
-                                  const void *data, size_t n);
-
-RT_API int rt_conn_kind(const rt_conn *c);
-/* Bytes queued for sending and not yet written to the socket. */
-RT_API size_t rt_conn_queued(const rt_conn *c);
-/* The chosen subprotocol (empty if none). Valid while the connection is. */
-RT_API rt_str rt_conn_protocol(const rt_conn *c);
-/* Writes the peer address as text ("127.0.0.1", "::1") into buf. Returns its
- * length, RT_E_NOSPACE or RT_E_IO. (Not stored: it would cost every
- * connection 46 bytes.) */
-RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
-RT_API rt_server *rt_conn_server(const rt_conn *c);
-/* The connection's room memberships (its user field is the rt_conn). The
- * server leaves every room for it when it closes. */
-RT_API rt_room_member *rt_conn_member(rt_conn *c);
-/* An application pointer stored in the connection (NULL at first). The
- * library never uses it, on protocol connections (rt_proto) neither. */
-RT_API void rt_conn_set_user(rt_conn *c, void *user);
-RT_API void *rt_conn_user(const rt_conn *c);
 
 /* ---- The server struct (caller-owned; fields are private) --------------- */
 struct rt_server {
@@ -276,7 +194,7 @@ struct rt_server {
     size_t nconns;
     size_t nreject;              /* over-limit connections being told 503 */
     size_t ndead;                /* dropped, to be freed at the end of the step */
-    rt_conn *conns;              /* doubly linked list of all connections */
+    rt_list conns;               /* every connection (rt_conn.link) */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
     rt_timer hold_timer;         /* the next held request's deadline */
@@ -288,7 +206,7 @@ struct rt_server {
     size_t queue_pool_len;
     rt_loop_hook hook;           /* runs the flush list once per loop step */
     struct rt__accept_slot *accept_slots; /* accept_rate bookkeeping, or NULL */
-    rt__conn_slab *slabs;        /* blocks of connection structs with a free one */
+    rt_list slabs;               /* blocks of connection structs with a free one */
     unsigned char *gather;       /* small queued messages copied into one send */
 };
 
