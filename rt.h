@@ -1962,7 +1962,8 @@ RT_API ptrdiff_t rt_plat_recv(int fd, void *buf, size_t cap);
 /* Writes up to n bytes: the count (maybe short), RT_AGAIN, RT_E_IO. Never
  * raises SIGPIPE. */
 RT_API ptrdiff_t rt_plat_send(int fd, const void *buf, size_t n);
-/* As rt_plat_send, for the n pieces of iov in order (n at most 64). */
+/* As rt_plat_send, for the n pieces of iov in order (n at most the
+ * system's IOV_MAX: 1024 on Linux and the BSDs, the top of RT_CONN_SEND_BATCH). */
 RT_API ptrdiff_t rt_plat_sendv(int fd, const rt_plat_iov *iov, size_t n);
 /* Half-closes fd: no more writes; the peer reads end of stream once what
  * was sent has arrived. RT_E_IO. */
@@ -8360,10 +8361,6 @@ static void rt__srv_hold_arm(rt_server *srv, uint32_t due);
 #endif /* RT_NO_IO */
 /* ==== End src/io/conn_impl.h ==== */
 
-#include <errno.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdio.h>
 
 /* ---- The state machine -------------------------------------------------------- */
@@ -8460,7 +8457,7 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
         return;
     rt__conn_set_state(c, RT__CS_DEAD);
     rt_loop_del(srv->loop, c->fd);
-    close(c->fd);
+    rt_plat_close(c->fd);
     c->fd = -1;
     rt__srv_conn_gone(srv, c);
     if (c->kind != RT_CONN_HTTP)
@@ -8910,22 +8907,16 @@ static void rt__conn_peer_fin(rt_conn *c)
 /* The connection's one recv() into the free end of its read buffer: the
  * bytes read, 0 at the peer's FIN, RT_AGAIN when there is nothing to read
  * now, RT_E_IO when the connection is broken (a reset). */
-static ssize_t rt__conn_recv(rt_conn *c)
+static ptrdiff_t rt__conn_recv(rt_conn *c)
 {
-    ssize_t n;
-    do {
-        n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? RT_AGAIN : RT_E_IO;
-    return n;
+    return rt_plat_recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 }
 
 static void rt__conn_read(rt_conn *c)
 {
     int i;
     for (i = 0; i < RT__CONN_READS_PER_EVENT && c->state != RT__CS_DEAD; i++) {
-        ssize_t n;
+        ptrdiff_t n;
         rt_result r = rt__conn_read_room(c);
         if (r != RT_OK) {
             if (c->kind == RT_CONN_HTTP)
@@ -9119,18 +9110,7 @@ rt_str rt_conn_protocol(const rt_conn *c)
 
 rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    size_t n;
-    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
-        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
-        return RT_E_IO;
-    n = strlen(host);
-    if (n >= cap)
-        return RT_E_NOSPACE;
-    memcpy(buf, host, n + 1);
-    return (rt_result)n;
+    return rt_plat_peer(c->fd, buf, cap);
 }
 #endif /* RT_NO_IO */
 /* ==== End src/io/conn.c ==== */
@@ -9150,9 +9130,6 @@ rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
  * immediate, so a slow peer can never grow the server's memory without
  * bound.
  */
-#include <errno.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 /* ---- The ring ----------------------------------------------------------------- */
 
@@ -9241,7 +9218,7 @@ static void rt__conn_drained(rt_conn *c)
     if (c->state == RT__CS_LINGER) {
         /* Half-close and wait for the peer's FIN: closing a socket that still
          * has unread input sends a reset, which can destroy our last reply. */
-        shutdown(c->fd, SHUT_WR);
+        rt_plat_shutdown_write(c->fd);
         rt__conn_set_state(c, RT__CS_SHUT);
         c->t_state = rt__srv_ms(srv);
         return;
@@ -9274,40 +9251,33 @@ static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap
  * one long segment much faster than many 30-byte iovec entries. A single
  * message goes with a plain send() (cheaper than a sendmsg() of one entry);
  * otherwise the messages go as they are, an iovec entry each. */
-static ssize_t rt__conn_send_queue(rt_conn *c)
+static ptrdiff_t rt__conn_send_queue(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    struct iovec iov[RT_CONN_SEND_BATCH];
-    struct msghdr mh;
+    rt_plat_iov iov[RT_CONN_SEND_BATCH];
     uint32_t i, n = c->qlen < RT_CONN_SEND_BATCH ? c->qlen : RT_CONN_SEND_BATCH;
     size_t len = 0;
     if (RT_CONN_GATHER_BYTES > 0 && n > 1 && !srv->gather)
         srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT_CONN_GATHER_BYTES);
     if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT_CONN_GATHER_BYTES, &len) > 1)
-        return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
+        return rt_plat_send(c->fd, srv->gather, len);
     if (n == 1) {
         rt_msg *m = c->q[c->qhead];
-        return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
+        return rt_plat_send(c->fd, m->data + c->qoff, m->len - c->qoff);
     }
     for (i = 0; i < n; i++) {
         rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
         uint32_t off = i == 0 ? c->qoff : 0;
-        iov[i].iov_base = m->data + off;
-        iov[i].iov_len = m->len - off;
+        iov[i].base = m->data + off;
+        iov[i].len = m->len - off;
     }
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = n;
-    return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    return rt_plat_sendv(c->fd, iov, n);
 }
 
 static void rt__conn_write(rt_conn *c)
 {
-    ssize_t w;
-    do {
-        w = rt__conn_send_queue(c);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    ptrdiff_t w = rt__conn_send_queue(c); /* a signal is retried inside */
+    if (w == RT_AGAIN) {
         rt__conn_want_write(c, 1);
         return;
     }
@@ -9493,15 +9463,6 @@ rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
  * What one connection does with its bytes is conn.c's state machine and
  * conn_queue.c's output; conn_impl.h is the interface between the three.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <stdio.h>
 
 #define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
 #define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
@@ -9522,14 +9483,6 @@ static uint32_t rt__srv_ms(const rt_server *srv)
 static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
 {
     return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
-}
-
-static int rt__srv_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* ---- Messages ------------------------------------------------------------ */
@@ -9773,14 +9726,13 @@ static void rt__conn_free(rt_conn *c)
 static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
 {
     rt_conn *c = NULL;
-    int one = 1;
     if (!reject || srv->nreject < RT__SRV_REJECT_EXTRA)
         c = rt__srv_conn_alloc(srv);
-    if (!c || rt__srv_set_nonblock(fd) < 0 ||
+    if (!c || rt_plat_set_nonblock(fd) != RT_OK ||
         rt_loop_add(srv->loop, fd, RT_IO_READ, rt__conn_on_io, c) != RT_OK) {
         if (c)
             rt__srv_conn_dealloc(srv, c);
-        close(fd);
+        rt_plat_close(fd);
         return;
     }
     c->srv = srv;
@@ -9788,7 +9740,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
     c->state = RT__CS_READING; /* and kind RT_CONN_HTTP: both zero */
     c->flags = reject;
     rt_room_member_init(&c->member, c);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    rt_plat_set_nodelay(fd);
     rt_list_push_front(&srv->conns, &c->link);
     if (!reject)
         srv->nconns++;
@@ -9805,23 +9757,21 @@ struct rt__accept_slot {
 };
 
 /* FNV-1a over the address bytes (not the port): one source, one counter. */
-static uint32_t rt__srv_addr_key(const struct sockaddr_storage *ss)
+static uint32_t rt__srv_addr_key(const rt_plat_addr *a)
 {
-    if (ss->ss_family == AF_INET6)
-        return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) | 1u;
-    return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in *)ss)->sin_addr, 4) | 1u;
+    return rt_fnv1a(RT_FNV1A_BASIS, a->bytes, a->len) | 1u;
 }
 
 /* 1 when this source has opened more than accept_rate connections in the
  * current second. Sources that share a slot share a count: the table stays
  * small and fixed, and a collision can only make the limit stricter. */
-static int rt__srv_over_rate(rt_server *srv, const struct sockaddr_storage *ss)
+static int rt__srv_over_rate(rt_server *srv, const rt_plat_addr *from)
 {
     struct rt__accept_slot *s;
     uint32_t key, second = (uint32_t)(srv->loop->now / 1000);
     if (!srv->accept_slots)
         return 0;
-    key = rt__srv_addr_key(ss);
+    key = rt__srv_addr_key(from);
     s = &srv->accept_slots[key % RT_ACCEPT_SLOTS];
     if (s->key != key || s->second != second) {
         s->key = key;
@@ -9838,19 +9788,19 @@ static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user
     (void)loop;
     (void)events;
     for (i = 0; i < RT__SRV_ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int cfd = accept(fd, (struct sockaddr *)&ss, &len);
-        if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        rt_plat_addr from;
+        int cfd = -1;
+        rt_result r = rt_plat_accept(fd, &cfd, &from);
+        if (r == RT_E_LIMIT) {
             /* Out of descriptors: stop listening until a connection closes,
              * or the pending connection would wake us up forever. */
             rt_loop_mod(srv->loop, fd, 0);
             srv->accept_paused = 1;
             return;
         }
-        if (cfd < 0)
-            return; /* EAGAIN, or a transient error such as ECONNABORTED */
-        if (rt__srv_over_rate(srv, &ss))
+        if (r != RT_OK)
+            return; /* none pending, or a transient error such as ECONNABORTED */
+        if (rt__srv_over_rate(srv, &from))
             rt__conn_new(srv, cfd, RT__C_RATED); /* read its request, answer 429 */
         else if (srv->nconns < srv->cfg.max_conns)
             rt__conn_new(srv, cfd, 0);
@@ -10058,52 +10008,18 @@ static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
     return t < 10 ? 10 : t > 1000 ? 1000 : t;
 }
 
-static int rt__srv_listen(const char *host, int port, int *bound_port)
-{
-    struct addrinfo hints, *ai = NULL;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char portstr[16];
-    int fd = -1, one = 1, zero = 0;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    if (getaddrinfo(host ? host : "0.0.0.0", portstr, &hints, &ai) != 0 || !ai)
-        return -2;
-    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6) /* "::" serves IPv4 too */
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
-            rt__srv_set_nonblock(fd) != 0 ||
-            getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd >= 0)
-        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)
 {
     uint32_t tick;
+    rt_result r;
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
     srv->cfg = *cfg;
     rt__srv_defaults(&srv->cfg);
     srv->t0 = loop->now;
-    srv->listen_fd = rt__srv_listen(cfg->host, cfg->port, &srv->port);
-    if (srv->listen_fd == -2)
-        return RT_E_INVAL;
-    if (srv->listen_fd < 0)
-        return RT_E_IO;
+    r = rt_plat_listen(cfg->host, cfg->port, &srv->listen_fd, &srv->port);
+    if (r != RT_OK)
+        return r; /* RT_E_INVAL: not an address; RT_E_IO: cannot bind */
     if (srv->cfg.accept_rate) {
         size_t n = RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot);
         srv->accept_slots = (struct rt__accept_slot *)rt_alloc(srv->cfg.alloc, n);
@@ -10123,7 +10039,7 @@ fail_del:
 fail:
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
-    close(srv->listen_fd);
+    rt_plat_close(srv->listen_fd);
     srv->listen_fd = -1;
     return RT_E_NOMEM;
 }
@@ -10133,7 +10049,7 @@ static void rt__srv_close_listener(rt_server *srv)
     if (srv->listen_fd < 0)
         return;
     rt_loop_del(srv->loop, srv->listen_fd);
-    close(srv->listen_fd);
+    rt_plat_close(srv->listen_fd);
     srv->listen_fd = -1;
 }
 

@@ -154,6 +154,17 @@ if layers_point_down; then echo "ok $n - no include points up the layers"; pass=
 else echo "not ok $n - no include points up the layers"; sed 's/^/#   /' "$out/headers.log"
      fail=$((fail + 1)); fi
 
+# Only src/io/platform.c talks to the operating system: no other file
+# includes a socket, poll, file, clock or errno header (a port to lwIP or
+# Windows rewrites that one file).
+n=$((n + 1))
+os_users=$(grep -lE '^\s*#\s*include\s*<(sys/|netinet/|arpa/|netdb\.h|unistd\.h|fcntl\.h|poll\.h|errno\.h|time\.h|signal\.h|pthread\.h)' \
+           src/*/*.[ch] | grep -v '^src/io/platform\.c$')
+if [ -z "$os_users" ]; then echo "ok $n - only src/io/platform.c includes operating-system headers"
+     pass=$((pass + 1))
+else echo "not ok $n - operating-system headers outside src/io/platform.c: $os_users"
+     fail=$((fail + 1)); fi
+
 # The quick starts in rt.h's manual and in README.md must compile as shown.
 quick() {
     local name=$1 src=$2

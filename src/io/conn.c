@@ -46,10 +46,6 @@
  */
 #include "conn_impl.h"
 #include "../base/config.h"
-#include <errno.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdio.h>
 
 /* ---- The state machine -------------------------------------------------------- */
@@ -146,7 +142,7 @@ static void rt__conn_drop(rt_conn *c, unsigned code)
         return;
     rt__conn_set_state(c, RT__CS_DEAD);
     rt_loop_del(srv->loop, c->fd);
-    close(c->fd);
+    rt_plat_close(c->fd);
     c->fd = -1;
     rt__srv_conn_gone(srv, c);
     if (c->kind != RT_CONN_HTTP)
@@ -596,22 +592,16 @@ static void rt__conn_peer_fin(rt_conn *c)
 /* The connection's one recv() into the free end of its read buffer: the
  * bytes read, 0 at the peer's FIN, RT_AGAIN when there is nothing to read
  * now, RT_E_IO when the connection is broken (a reset). */
-static ssize_t rt__conn_recv(rt_conn *c)
+static ptrdiff_t rt__conn_recv(rt_conn *c)
 {
-    ssize_t n;
-    do {
-        n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? RT_AGAIN : RT_E_IO;
-    return n;
+    return rt_plat_recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 }
 
 static void rt__conn_read(rt_conn *c)
 {
     int i;
     for (i = 0; i < RT__CONN_READS_PER_EVENT && c->state != RT__CS_DEAD; i++) {
-        ssize_t n;
+        ptrdiff_t n;
         rt_result r = rt__conn_read_room(c);
         if (r != RT_OK) {
             if (c->kind == RT_CONN_HTTP)
@@ -805,16 +795,5 @@ rt_str rt_conn_protocol(const rt_conn *c)
 
 rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    size_t n;
-    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
-        getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
-        return RT_E_IO;
-    n = strlen(host);
-    if (n >= cap)
-        return RT_E_NOSPACE;
-    memcpy(buf, host, n + 1);
-    return (rt_result)n;
+    return rt_plat_peer(c->fd, buf, cap);
 }

@@ -13,9 +13,6 @@
  */
 #include "conn_impl.h"
 #include "../base/config.h"
-#include <errno.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 /* ---- The ring ----------------------------------------------------------------- */
 
@@ -104,7 +101,7 @@ static void rt__conn_drained(rt_conn *c)
     if (c->state == RT__CS_LINGER) {
         /* Half-close and wait for the peer's FIN: closing a socket that still
          * has unread input sends a reset, which can destroy our last reply. */
-        shutdown(c->fd, SHUT_WR);
+        rt_plat_shutdown_write(c->fd);
         rt__conn_set_state(c, RT__CS_SHUT);
         c->t_state = rt__srv_ms(srv);
         return;
@@ -137,40 +134,33 @@ static uint32_t rt__conn_gather(const rt_conn *c, unsigned char *buf, size_t cap
  * one long segment much faster than many 30-byte iovec entries. A single
  * message goes with a plain send() (cheaper than a sendmsg() of one entry);
  * otherwise the messages go as they are, an iovec entry each. */
-static ssize_t rt__conn_send_queue(rt_conn *c)
+static ptrdiff_t rt__conn_send_queue(rt_conn *c)
 {
     rt_server *srv = c->srv;
-    struct iovec iov[RT_CONN_SEND_BATCH];
-    struct msghdr mh;
+    rt_plat_iov iov[RT_CONN_SEND_BATCH];
     uint32_t i, n = c->qlen < RT_CONN_SEND_BATCH ? c->qlen : RT_CONN_SEND_BATCH;
     size_t len = 0;
     if (RT_CONN_GATHER_BYTES > 0 && n > 1 && !srv->gather)
         srv->gather = (unsigned char *)rt_alloc(srv->cfg.alloc, RT_CONN_GATHER_BYTES);
     if (n > 1 && srv->gather && rt__conn_gather(c, srv->gather, RT_CONN_GATHER_BYTES, &len) > 1)
-        return send(c->fd, srv->gather, len, MSG_NOSIGNAL);
+        return rt_plat_send(c->fd, srv->gather, len);
     if (n == 1) {
         rt_msg *m = c->q[c->qhead];
-        return send(c->fd, m->data + c->qoff, m->len - c->qoff, MSG_NOSIGNAL);
+        return rt_plat_send(c->fd, m->data + c->qoff, m->len - c->qoff);
     }
     for (i = 0; i < n; i++) {
         rt_msg *m = c->q[(c->qhead + i) & (c->qcap - 1)];
         uint32_t off = i == 0 ? c->qoff : 0;
-        iov[i].iov_base = m->data + off;
-        iov[i].iov_len = m->len - off;
+        iov[i].base = m->data + off;
+        iov[i].len = m->len - off;
     }
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = n;
-    return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    return rt_plat_sendv(c->fd, iov, n);
 }
 
 static void rt__conn_write(rt_conn *c)
 {
-    ssize_t w;
-    do {
-        w = rt__conn_send_queue(c);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    ptrdiff_t w = rt__conn_send_queue(c); /* a signal is retried inside */
+    if (w == RT_AGAIN) {
         rt__conn_want_write(c, 1);
         return;
     }

@@ -143,7 +143,8 @@ RT_API ptrdiff_t rt_plat_recv(int fd, void *buf, size_t cap);
 /* Writes up to n bytes: the count (maybe short), RT_AGAIN, RT_E_IO. Never
  * raises SIGPIPE. */
 RT_API ptrdiff_t rt_plat_send(int fd, const void *buf, size_t n);
-/* As rt_plat_send, for the n pieces of iov in order (n at most 64). */
+/* As rt_plat_send, for the n pieces of iov in order (n at most the
+ * system's IOV_MAX: 1024 on Linux and the BSDs, the top of RT_CONN_SEND_BATCH). */
 RT_API ptrdiff_t rt_plat_sendv(int fd, const rt_plat_iov *iov, size_t n);
 /* Half-closes fd: no more writes; the peer reads end of stream once what
  * was sent has arrived. RT_E_IO. */

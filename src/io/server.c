@@ -10,15 +10,6 @@
  */
 #include "conn_impl.h"
 #include "../base/config.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <stdio.h>
 
 #define RT__SRV_ACCEPT_BATCH 64   /* accepts per readable event on the listener */
 #define RT__SRV_POOL_KEEP 64      /* free buffers each pool keeps */
@@ -39,14 +30,6 @@ static uint32_t rt__srv_ms(const rt_server *srv)
 static int rt__srv_elapsed(const rt_server *srv, uint32_t since, uint32_t ms)
 {
     return since != 0 && (uint32_t)(rt__srv_ms(srv) - since) >= ms;
-}
-
-static int rt__srv_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* ---- Messages ------------------------------------------------------------ */
@@ -290,14 +273,13 @@ static void rt__conn_free(rt_conn *c)
 static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
 {
     rt_conn *c = NULL;
-    int one = 1;
     if (!reject || srv->nreject < RT__SRV_REJECT_EXTRA)
         c = rt__srv_conn_alloc(srv);
-    if (!c || rt__srv_set_nonblock(fd) < 0 ||
+    if (!c || rt_plat_set_nonblock(fd) != RT_OK ||
         rt_loop_add(srv->loop, fd, RT_IO_READ, rt__conn_on_io, c) != RT_OK) {
         if (c)
             rt__srv_conn_dealloc(srv, c);
-        close(fd);
+        rt_plat_close(fd);
         return;
     }
     c->srv = srv;
@@ -305,7 +287,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
     c->state = RT__CS_READING; /* and kind RT_CONN_HTTP: both zero */
     c->flags = reject;
     rt_room_member_init(&c->member, c);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    rt_plat_set_nodelay(fd);
     rt_list_push_front(&srv->conns, &c->link);
     if (!reject)
         srv->nconns++;
@@ -322,23 +304,21 @@ struct rt__accept_slot {
 };
 
 /* FNV-1a over the address bytes (not the port): one source, one counter. */
-static uint32_t rt__srv_addr_key(const struct sockaddr_storage *ss)
+static uint32_t rt__srv_addr_key(const rt_plat_addr *a)
 {
-    if (ss->ss_family == AF_INET6)
-        return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) | 1u;
-    return rt_fnv1a(RT_FNV1A_BASIS, &((const struct sockaddr_in *)ss)->sin_addr, 4) | 1u;
+    return rt_fnv1a(RT_FNV1A_BASIS, a->bytes, a->len) | 1u;
 }
 
 /* 1 when this source has opened more than accept_rate connections in the
  * current second. Sources that share a slot share a count: the table stays
  * small and fixed, and a collision can only make the limit stricter. */
-static int rt__srv_over_rate(rt_server *srv, const struct sockaddr_storage *ss)
+static int rt__srv_over_rate(rt_server *srv, const rt_plat_addr *from)
 {
     struct rt__accept_slot *s;
     uint32_t key, second = (uint32_t)(srv->loop->now / 1000);
     if (!srv->accept_slots)
         return 0;
-    key = rt__srv_addr_key(ss);
+    key = rt__srv_addr_key(from);
     s = &srv->accept_slots[key % RT_ACCEPT_SLOTS];
     if (s->key != key || s->second != second) {
         s->key = key;
@@ -355,19 +335,19 @@ static void rt__srv_on_accept(rt_loop *loop, int fd, unsigned events, void *user
     (void)loop;
     (void)events;
     for (i = 0; i < RT__SRV_ACCEPT_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        int cfd = accept(fd, (struct sockaddr *)&ss, &len);
-        if (cfd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        rt_plat_addr from;
+        int cfd = -1;
+        rt_result r = rt_plat_accept(fd, &cfd, &from);
+        if (r == RT_E_LIMIT) {
             /* Out of descriptors: stop listening until a connection closes,
              * or the pending connection would wake us up forever. */
             rt_loop_mod(srv->loop, fd, 0);
             srv->accept_paused = 1;
             return;
         }
-        if (cfd < 0)
-            return; /* EAGAIN, or a transient error such as ECONNABORTED */
-        if (rt__srv_over_rate(srv, &ss))
+        if (r != RT_OK)
+            return; /* none pending, or a transient error such as ECONNABORTED */
+        if (rt__srv_over_rate(srv, &from))
             rt__conn_new(srv, cfd, RT__C_RATED); /* read its request, answer 429 */
         else if (srv->nconns < srv->cfg.max_conns)
             rt__conn_new(srv, cfd, 0);
@@ -575,52 +555,18 @@ static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
     return t < 10 ? 10 : t > 1000 ? 1000 : t;
 }
 
-static int rt__srv_listen(const char *host, int port, int *bound_port)
-{
-    struct addrinfo hints, *ai = NULL;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char portstr[16];
-    int fd = -1, one = 1, zero = 0;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
-    snprintf(portstr, sizeof portstr, "%d", port);
-    if (getaddrinfo(host ? host : "0.0.0.0", portstr, &hints, &ai) != 0 || !ai)
-        return -2;
-    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6) /* "::" serves IPv4 too */
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0 ||
-            rt__srv_set_nonblock(fd) != 0 ||
-            getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd >= 0)
-        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)
 {
     uint32_t tick;
+    rt_result r;
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
     srv->cfg = *cfg;
     rt__srv_defaults(&srv->cfg);
     srv->t0 = loop->now;
-    srv->listen_fd = rt__srv_listen(cfg->host, cfg->port, &srv->port);
-    if (srv->listen_fd == -2)
-        return RT_E_INVAL;
-    if (srv->listen_fd < 0)
-        return RT_E_IO;
+    r = rt_plat_listen(cfg->host, cfg->port, &srv->listen_fd, &srv->port);
+    if (r != RT_OK)
+        return r; /* RT_E_INVAL: not an address; RT_E_IO: cannot bind */
     if (srv->cfg.accept_rate) {
         size_t n = RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot);
         srv->accept_slots = (struct rt__accept_slot *)rt_alloc(srv->cfg.alloc, n);
@@ -640,7 +586,7 @@ fail_del:
 fail:
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
-    close(srv->listen_fd);
+    rt_plat_close(srv->listen_fd);
     srv->listen_fd = -1;
     return RT_E_NOMEM;
 }
@@ -650,7 +596,7 @@ static void rt__srv_close_listener(rt_server *srv)
     if (srv->listen_fd < 0)
         return;
     rt_loop_del(srv->loop, srv->listen_fd);
-    close(srv->listen_fd);
+    rt_plat_close(srv->listen_fd);
     srv->listen_fd = -1;
 }
 
