@@ -38,7 +38,8 @@ QUICK START: a WebSocket echo server and an SSE stream (see examples/)
        }
        int main(void)
        {
-           rt_loop loop; rt_server srv; rt_server_config cfg = {0};
+           rt_loop loop; rt_server srv; rt_server_config cfg;
+           rt_server_config_init(&cfg);                     // all defaults
            cfg.port = 8080;
            cfg.cb.on_message = on_message;
            cfg.cb.on_http = on_http;
@@ -48,7 +49,8 @@ QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 
 SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
-       rt_http_parser hp = {0};
+       rt_http_parser hp;
+       rt_http_parser_init(&hp);
        rt_http_request req;
        rt_ws_handshake hs;
        char out[512];
@@ -2368,6 +2370,12 @@ typedef struct rt_server_config {
     uint32_t close_timeout_ms;
     uint32_t sse_keepalive_ms;
 } rt_server_config;
+
+/* Fills cfg with the defaults: every field zero, which means "the RT_*
+ * default" for each limit and "none" for each callback. The same as
+ * memset(cfg, 0, ...) or "= {0}" in C, without C++'s
+ * -Wmissing-field-initializers. */
+RT_API void rt_server_config_init(rt_server_config *cfg);
 
 /* Creates the listening socket and registers it on loop. *srv is caller
  * memory; rt_server_deinit frees what the server allocated.
@@ -10006,6 +10014,11 @@ static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
     t = rt__srv_min_nonzero(t, cfg->pending_grace_ms);
     t = rt__srv_min_nonzero(t, cfg->sse_keepalive_ms) / 4;
     return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
+void rt_server_config_init(rt_server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
 }
 
 rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)

@@ -106,7 +106,7 @@ int main(int argc, char **argv)
     /* 5. A loop, then a server on it: both are plain structs we own. */
     if (rt_loop_init(&loop, NULL) != RT_OK)
         return 1;
-    memset(&cfg, 0, sizeof cfg);
+    rt_server_config_init(&cfg);
     cfg.host = "127.0.0.1";
     cfg.port = 8080;
     parse_args(argc, argv, &cfg);

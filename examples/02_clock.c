@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     rt_server server;
     rt_server_config cfg;
     rt_timer timer;
-    memset(&cfg, 0, sizeof cfg);
+    rt_server_config_init(&cfg);
     memset(&timer, 0, sizeof timer);
     cfg.host = "127.0.0.1";
     cfg.port = argc > 2 && strcmp(argv[1], "--port") == 0 ? atoi(argv[2]) : 8080;

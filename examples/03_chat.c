@@ -241,7 +241,7 @@ int main(int argc, char **argv)
 {
     rt_server_config cfg;
     rt_proto_config pcfg;
-    memset(&cfg, 0, sizeof cfg);
+    rt_server_config_init(&cfg);
     memset(&pcfg, 0, sizeof pcfg);
     cfg.host = "127.0.0.1"; /* --host 0.0.0.0 to serve the network */
     cfg.port = 8080;

@@ -38,7 +38,8 @@ QUICK START: a WebSocket echo server and an SSE stream (see examples/)
        }
        int main(void)
        {
-           rt_loop loop; rt_server srv; rt_server_config cfg = {0};
+           rt_loop loop; rt_server srv; rt_server_config cfg;
+           rt_server_config_init(&cfg);                     // all defaults
            cfg.port = 8080;
            cfg.cb.on_message = on_message;
            cfg.cb.on_http = on_http;
@@ -48,7 +49,8 @@ QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 
 SANS-IO: the codecs in your own loop (bytes in, events and bytes out)
 
-       rt_http_parser hp = {0};
+       rt_http_parser hp;
+       rt_http_parser_init(&hp);
        rt_http_request req;
        rt_ws_handshake hs;
        char out[512];

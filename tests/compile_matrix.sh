@@ -165,13 +165,16 @@ if [ -z "$os_users" ]; then echo "ok $n - only src/io/platform.c includes operat
 else echo "not ok $n - operating-system headers outside src/io/platform.c: $os_users"
      fail=$((fail + 1)); fi
 
-# The quick starts in rt.h's manual and in README.md must compile as shown.
+# The quick starts in rt.h's manual and in README.md must compile as shown, as C
+# and as C++, with no warning under -Wall -Wextra.
 quick() {
     local name=$1 src=$2
     n=$((n + 1))
     if [ -s "$src" ] && grep -q main "$src" &&
        gcc -std=c99 -Wall -Wextra -Wno-unused-parameter -Werror -I. -c -o "$out/$name.o" \
-           -x c "$src" >"$out/$name.log" 2>&1; then
+           -x c "$src" >"$out/$name.log" 2>&1 &&
+       g++ -std=c++11 -Wall -Wextra -Wno-unused-parameter -Werror -I. -c -o "$out/$name.o" \
+           -x c++ "$src" >>"$out/$name.log" 2>&1; then
         echo "ok $n - $name"; pass=$((pass + 1))
     else
         echo "not ok $n - $name"; sed 's/^/#   /' "$out/$name.log" | head -20; fail=$((fail + 1))

@@ -555,6 +555,11 @@ static uint32_t rt__srv_tick_ms(const rt_server_config *cfg)
     return t < 10 ? 10 : t > 1000 ? 1000 : t;
 }
 
+void rt_server_config_init(rt_server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+}
+
 rt_result rt_server_init(rt_server *srv, rt_loop *loop, const rt_server_config *cfg)
 {
     uint32_t tick;

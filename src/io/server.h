@@ -142,6 +142,12 @@ typedef struct rt_server_config {
     uint32_t sse_keepalive_ms;
 } rt_server_config;
 
+/* Fills cfg with the defaults: every field zero, which means "the RT_*
+ * default" for each limit and "none" for each callback. The same as
+ * memset(cfg, 0, ...) or "= {0}" in C, without C++'s
+ * -Wmissing-field-initializers. */
+RT_API void rt_server_config_init(rt_server_config *cfg);
+
 /* Creates the listening socket and registers it on loop. *srv is caller
  * memory; rt_server_deinit frees what the server allocated.
  * RT_E_INVAL for a bad host, RT_E_IO when the address cannot be bound. */
