@@ -670,25 +670,52 @@ void rt_conn_close(rt_conn *c, unsigned code, const char *reason)
 
 /* Writes the status line and headers of a reply, plus "Connection: close"
  * when this is the last response on the connection. */
+/* The extra header lines of a reply: the caller's, plus "Connection: close"
+ * on the last reply of the connection. Joined on the heap only when both are
+ * there (a 768-byte buffer here was the deepest frame of the reply path);
+ * *joined is then set, for the caller to free. RT_E_INVAL past 767 bytes. */
+#define RT__CONN_CLOSE_LINE "Connection: close\r\n"
+#define RT__CONN_EXTRA_MAX 768
+static rt_result rt__conn_reply_headers(rt_conn *c, const char *extra, const char **hdrs,
+                                        char **joined)
+{
+    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
+    size_t en = extra ? strlen(extra) : 0, cn = last ? sizeof RT__CONN_CLOSE_LINE - 1 : 0;
+    *joined = NULL;
+    *hdrs = en ? extra : last ? RT__CONN_CLOSE_LINE : "";
+    if (en + cn >= RT__CONN_EXTRA_MAX)
+        return RT_E_INVAL;
+    if (en && cn) {
+        *joined = (char *)rt_alloc(c->srv->cfg.alloc, en + cn + 1);
+        if (!*joined)
+            return RT_E_NOMEM;
+        memcpy(*joined, extra, en);
+        memcpy(*joined + en, RT__CONN_CLOSE_LINE, cn + 1);
+        *hdrs = *joined;
+    }
+    return RT_OK;
+}
+
 static rt_result rt__conn_reply_msg(rt_conn *c, int status, const char *ctype, const void *body,
                                     size_t n, const char *extra)
 {
-    char hdrs[768];
-    int last = !(c->flags & RT__C_KEEPALIVE) || c->srv->shutting_down;
-    int k = snprintf(hdrs, sizeof hdrs, "%s%s", extra ? extra : "",
-                     last ? "Connection: close\r\n" : "");
+    const char *hdrs;
+    char *joined;
     size_t head, send = (c->flags & RT__C_HEAD) ? 0 : n; /* RFC 9110 9.3.2 */
-    rt_msg *m;
-    rt_result r;
-    if (k < 0 || (size_t)k >= sizeof hdrs)
-        return RT_E_INVAL;
+    rt_msg *m = NULL;
+    rt_result r = rt__conn_reply_headers(c, extra, &hdrs, &joined);
+    if (r != RT_OK)
+        return r;
     /* A HEAD answer has the head a GET would get, Content-Length included,
      * and no body: the client would read one as the next response. */
     head = rt_http_format_head(NULL, 0, status, hdrs, ctype, n);
     m = rt__srv_msg_new(c->srv->cfg.alloc, head + 1 + send);
+    if (m)
+        rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
+    if (joined)
+        rt_free(c->srv->cfg.alloc, joined, strlen(joined) + 1);
     if (!m)
         return RT_E_NOMEM;
-    rt_http_format_head((char *)m->data, head + 1, status, hdrs, ctype, n);
     if (send)
         memcpy(m->data + head, body, send);
     m->len = (uint32_t)(head + send); /* the +1 only held snprintf's NUL */
@@ -741,21 +768,27 @@ static void rt__conn_hold_expired(rt_conn *c)
 
 rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
 {
-    char head[1024];
-    int n;
-    if (c->state != RT__CS_READING)
-        return RT_E_INVAL;
     /* No Content-Length: the stream ends when the connection does
      * (RFC 9112 6.3). X-Accel-Buffering stops nginx from buffering it. */
-    n = snprintf(head, sizeof head,
-                 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s\r\n",
-                 extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof head)
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                               "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+    size_t hn = sizeof head - 1, en = extra_headers ? strlen(extra_headers) : 0;
+    rt_msg *m;
+    rt_result r;
+    if (c->state != RT__CS_READING || hn + en + 2 >= 1024)
         return RT_E_INVAL;
+    m = rt__srv_msg_new(c->srv->cfg.alloc, hn + en + 2); /* built in place: no stack copy */
+    if (!m)
+        return RT_E_NOMEM;
+    memcpy(m->data, head, hn);
+    if (en)
+        memcpy(m->data + hn, extra_headers, en);
+    memcpy(m->data + hn + en, "\r\n", 2);
     rt__conn_set_state(c, RT__CS_SSE);
     c->t_ping = rt__srv_ms(c->srv);
-    return rt__conn_send_bytes(c, head, (size_t)n);
+    r = rt__conn_enqueue(c, m);
+    rt_msg_release(m);
+    return r;
 }
 
 rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const void *data,
