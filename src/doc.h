@@ -182,8 +182,25 @@ SWITCHES (define before including rt.h, the same in every file)
                         RT_NO_PROTO, which announces presence
        RT_NO_PROTO      the JSON wire protocol (rt_proto_*); the server, rooms
                         and pubsub stay
+       RT_NO_SSE        Server-Sent Events: the formatter (rt_sse_*),
+                        rt_msg_sse, rt_conn_sse_start/_send, the streams'
+                        keep-alive comments and final shutdown event,
+                        rt_pubsub_sse, and the protocol's SSE + POST
+                        transport (rt_proto_http; the protocol stays, over
+                        WebSocket). RT_SSE_KEEPALIVE_MS goes; the config
+                        field sse_keepalive_ms stays, unused
+       RT_NO_LONGPOLL   held requests: rt_conn_hold, the hold timer and its
+                        RT_HOLD_SLOT_MS slots (and rt_server's hold_timer and
+                        hold_due fields), rt_pubsub_poll and
+                        rt_pubsub_poll_expired, RT_POLL_TIMEOUT_MS; the
+                        callback on_hold_timeout stays, never called
+       A removed function has no declaration either: calling one is a compile
+       error. Config and callback structs keep their shape under every
+       switch; the connection kinds RT_CONN_SSE and RT_CONN_HELD stay
+       defined and are simply never reported.
        The compile matrix builds each switch alone and all of them together,
-       and checks that the functions of what a switch removes are gone.
+       checks that the functions of what a switch removes are gone, and
+       runs a small server built with every switch but RT_NO_IO.
 
 MEMORY
        The caller owns every object (parsers, loop, server, rooms) as a plain
