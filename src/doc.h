@@ -202,6 +202,25 @@ SWITCHES (define before including rt.h, the same in every file)
        checks that the functions of what a switch removes are gone, and
        runs a small server built with every switch but RT_NO_IO.
 
+       What each saves, in bytes of the implementation's .text (v0.1.0;
+       gcc 12 -Os on x86-64, clang 14 -Os for Thumb-2; RT_NO_PRESENCE and
+       RT_NO_IO include the protocol they imply):
+           switches               x86-64    saved  Thumb-2    saved
+           none                    51311            44500
+           RT_NO_SSE               48039     3272   42028     2472
+           RT_NO_LONGPOLL          49917     1394   43200     1300
+           RT_NO_PROTO             43402     7909   37976     6524
+           RT_NO_PRESENCE          39238    12073   34080    10420
+           RT_NO_IO                25139    26172   22562    21938
+           all but RT_NO_IO        35699    15612   31086    13414
+           all                     20087    31224   17930    26570
+       Made with, for each set of -D switches:
+           gcc -Os -c -DRT_IMPLEMENTATION -x c rt.h && size -A rt.o
+           clang --target=arm-linux-gnueabihf -mthumb -Os -c \
+               -DRT_IMPLEMENTATION -x c rt.h && size -A rt.o
+       (the sum of the .text sections; the Thumb-2 build used the host's
+       libc headers, which is fine for a size but not a port).
+
 MEMORY
        The caller owns every object (parsers, loop, server, rooms) as a plain
        struct; the codecs never allocate. Views (rt_str) point into the
