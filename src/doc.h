@@ -18,7 +18,9 @@
    Limit and switch macros must be the same in every file of a program (some
    size arrays inside public structs); a file whose RT_HTTP_MAX_HEADERS
    differs from the implementation's does not link ("undefined reference to
-   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory.
+   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory; nor
+   does one that differs in RT_NO_LONGPOLL (rt_layout_no_longpoll_N), the
+   one switch that changes a struct that stays (rt_server).
 
 QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 

@@ -142,6 +142,17 @@ elif ! gcc -o "$out/layout" "$out/impl.o" "$out/user16.o" >>"$out/layout.log" 2>
 else
     echo "not ok $n - a layout mismatch linked"; sed 's/^/#   /' "$out/layout.log" | head; fail=$((fail + 1))
 fi
+n=$((n + 1))
+if gcc -std=c99 -O2 -DRT_NO_LONGPOLL -c -o "$out/user-nolp.o" tests/compile/user.c \
+       >>"$out/layout.log" 2>&1 &&
+   ! gcc -o "$out/layout" "$out/impl.o" "$out/user-nolp.o" >>"$out/layout.log" 2>&1 &&
+   grep -q 'rt_layout_no_longpoll_1' "$out/layout.log"; then
+    echo "ok $n - a file with RT_NO_LONGPOLL when the implementation has it not does not link"
+    pass=$((pass + 1))
+else
+    echo "not ok $n - a RT_NO_LONGPOLL mismatch linked"; sed 's/^/#   /' "$out/layout.log" | head
+    fail=$((fail + 1))
+fi
 if echo 'int main(void){return 0;}' | gcc -m32 -x c - -o "$out/m32probe" 2>/dev/null; then
     try gcc-c99-m32 gcc -m32 -std=c99 $WARN -O2
 else
