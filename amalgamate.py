@@ -21,7 +21,9 @@ Rules, each enforced with an error rather than a guess:
     stays where it is (platform headers differ by target); the public section
     may use only stddef/stdint, and keeps them where they are;
   - a module with a feature switch is wrapped in #ifndef SWITCH, and its
-    system includes stay inside the wrap;
+    system includes stay inside the wrap; a switch that removes part of
+    several modules is listed in EXTRA_SWITCHES; src/ may name no other
+    RT_NO_ macro, and the manual must name every switch;
   - every #ifndef RT_X / #define RT_X default knob in src/ must be named in
     the manual, so the options table cannot fall behind the code.
 The output depends only on the files, so a re-run is byte-identical.
@@ -54,7 +56,7 @@ MODULES = [
     # 2. codecs (sans-IO)
     ("codec/http", None),
     ("codec/ws", None),
-    ("codec/sse", None),
+    ("codec/sse", "RT_NO_SSE"),
     # 3. the real-time model (pure data)
     ("model/room", None),
     ("model/presence", "RT_NO_PRESENCE"),
@@ -71,6 +73,12 @@ MODULES = [
     ("layout", None),
 ]
 
+# Switches that remove a part of several modules rather than a whole module:
+# the modules test them with #ifndef where that part is (RT_NO_LONGPOLL: the
+# held requests of conn, server and pubsub). A whole module may also carry
+# one of these in MODULES (codec/sse under RT_NO_SSE).
+EXTRA_SWITCHES = ["RT_NO_LONGPOLL", "RT_NO_SSE"]
+
 # Private headers emitted at the start of the implementation section.
 IMPL_PRELUDE = ["base/config.h"]
 
@@ -80,6 +88,7 @@ INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 COND_OPEN_RE = re.compile(r'^\s*#\s*if(n?def)?\b')
 COND_CLOSE_RE = re.compile(r'^\s*#\s*endif\b')
 KNOB_RE = re.compile(r'^\s*#\s*ifndef\s+(RT_[A-Z0-9_]+)\s*$')
+SWITCH_RE = re.compile(r'\bRT_NO_[A-Z0-9_]+\b')
 
 class AmalgamateError(Exception):
     pass
@@ -172,10 +181,31 @@ def check_knobs_documented(doc_text):
         raise AmalgamateError("config macros missing from the manual (src/doc.h):\n  "
                               + "\n  ".join(missing))
 
+def switches():
+    """Every feature switch: those of whole modules and EXTRA_SWITCHES."""
+    return sorted({s for _, s in MODULES if s} | set(EXTRA_SWITCHES))
+
+def check_switches(doc_text):
+    """A switch named in src/ must be a known one (a misspelt RT_NO_ would
+    silently remove nothing), and every switch must be in the manual."""
+    known = set(switches())
+    errors = []
+    for name in source_files():
+        with open(os.path.join(SRC, name), encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                for sw in SWITCH_RE.findall(line):
+                    if sw not in known:
+                        errors.append("src/%s:%d: unknown feature switch %s" % (name, i, sw))
+    errors += ["feature switch %s missing from the manual (src/doc.h)" % sw
+               for sw in sorted(known) if sw not in doc_text]
+    if errors:
+        raise AmalgamateError("\n  ".join(errors))
+
 def build():
     doc = "\n".join(Merger().read("doc.h")).rstrip("\n")
     lic = "\n".join(Merger().read("license.h")).rstrip("\n")
     check_knobs_documented(doc)
+    check_switches(doc)
 
     pub = Merger()
     for mod, switch in MODULES:
@@ -209,7 +239,7 @@ def main(argv):
         sys.stderr.write("amalgamate.py: %s\n" % e)
         return 2
     if "--switches" in argv:
-        for sw in sorted({s for _, s in MODULES if s}):
+        for sw in switches():
             print(sw)
         return 0
     if "--stdout" in argv:

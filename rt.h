@@ -18,7 +18,9 @@
    Limit and switch macros must be the same in every file of a program (some
    size arrays inside public structs); a file whose RT_HTTP_MAX_HEADERS
    differs from the implementation's does not link ("undefined reference to
-   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory.
+   rt_layout_http_headers_N"), so the mismatch cannot corrupt memory; nor
+   does one that differs in RT_NO_LONGPOLL (rt_layout_no_longpoll_N), the
+   one switch that changes a struct that stays (rt_server).
 
 QUICK START: a WebSocket echo server and an SSE stream (see examples/)
 
@@ -184,8 +186,44 @@ SWITCHES (define before including rt.h, the same in every file)
                         RT_NO_PROTO, which announces presence
        RT_NO_PROTO      the JSON wire protocol (rt_proto_*); the server, rooms
                         and pubsub stay
+       RT_NO_SSE        Server-Sent Events: the formatter (rt_sse_*),
+                        rt_msg_sse, rt_conn_sse_start/_send, the streams'
+                        keep-alive comments and final shutdown event,
+                        rt_pubsub_sse, and the protocol's SSE + POST
+                        transport (rt_proto_http; the protocol stays, over
+                        WebSocket). RT_SSE_KEEPALIVE_MS goes; the config
+                        field sse_keepalive_ms stays, unused
+       RT_NO_LONGPOLL   held requests: rt_conn_hold, the hold timer and its
+                        RT_HOLD_SLOT_MS slots (and rt_server's hold_timer and
+                        hold_due fields), rt_pubsub_poll and
+                        rt_pubsub_poll_expired, RT_POLL_TIMEOUT_MS; the
+                        callback on_hold_timeout stays, never called
+       A removed function has no declaration either: calling one is a compile
+       error. Config and callback structs keep their shape under every
+       switch; the connection kinds RT_CONN_SSE and RT_CONN_HELD stay
+       defined and are simply never reported.
        The compile matrix builds each switch alone and all of them together,
-       and checks that the functions of what a switch removes are gone.
+       checks that the functions of what a switch removes are gone, and
+       runs a small server built with every switch but RT_NO_IO.
+
+       What each saves, in bytes of the implementation's .text (v0.1.0;
+       gcc 12 -Os on x86-64, clang 14 -Os for Thumb-2; RT_NO_PRESENCE and
+       RT_NO_IO include the protocol they imply):
+           switches               x86-64    saved  Thumb-2    saved
+           none                    51311            44500
+           RT_NO_SSE               48039     3272   42028     2472
+           RT_NO_LONGPOLL          49917     1394   43200     1300
+           RT_NO_PROTO             43402     7909   37976     6524
+           RT_NO_PRESENCE          39238    12073   34080    10420
+           RT_NO_IO                25139    26172   22562    21938
+           all but RT_NO_IO        35699    15612   31086    13414
+           all                     20087    31224   17930    26570
+       Made with, for each set of -D switches:
+           gcc -Os -c -DRT_IMPLEMENTATION -x c rt.h && size -A rt.o
+           clang --target=arm-linux-gnueabihf -mthumb -Os -c \
+               -DRT_IMPLEMENTATION -x c rt.h && size -A rt.o
+       (the sum of the .text sections; the Thumb-2 build used the host's
+       libc headers, which is fine for a size but not a port).
 
 MEMORY
        The caller owns every object (parsers, loop, server, rooms) as a plain
@@ -1231,6 +1269,7 @@ RT_API int rt_ws_close_code_valid(unsigned code);
 /* ==== End src/codec/ws.h ==== */
 
 /* ==== Begin src/codec/sse.h ==== */ // >>sse
+#ifndef RT_NO_SSE
 /* sse.h - Server-Sent Events formatter (WHATWG HTML "server-sent events").
  *
  * Sans-IO: turns one event into the bytes of the text/event-stream format,
@@ -1297,6 +1336,7 @@ RT_API rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms);
 #endif
 
 #endif /* RT_SSE_H */
+#endif /* RT_NO_SSE */
 /* ==== End src/codec/sse.h ==== */
 
 /* ==== Begin src/model/room.h ==== */ // >>room
@@ -2167,6 +2207,8 @@ typedef struct rt_msg {
     unsigned char data[1]; /* len bytes follow */
 } rt_msg;
 
+/* The kinds stay the same with every switch; under RT_NO_SSE no connection
+ * is RT_CONN_SSE, under RT_NO_LONGPOLL none is RT_CONN_HELD. */
 enum rt_conn_kind {
     RT_CONN_HTTP = 0, /* reading a request or sending a response */
     RT_CONN_WS,       /* WebSocket */
@@ -2194,10 +2236,13 @@ RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
  * extra_headers are whole lines ending in \r\n (may be NULL). */
 RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
                                const void *body, size_t n, const char *extra_headers);
+#ifndef RT_NO_LONGPOLL
 /* Keeps the current request open for a later rt_conn_reply (long polling);
  * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
  * called. */
 RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
+#endif
+#ifndef RT_NO_SSE
 /* Turns the current request into an SSE stream: 200, text/event-stream,
  * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
 RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
@@ -2205,6 +2250,7 @@ RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
  * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
 RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
                                   const void *data, size_t n);
+#endif
 
 RT_API int rt_conn_kind(const rt_conn *c);
 /* Bytes queued for sending and not yet written to the socket. */
@@ -2287,6 +2333,7 @@ extern "C" {
 #ifndef RT_ACCEPT_SLOTS
 #define RT_ACCEPT_SLOTS 256
 #endif
+#ifndef RT_NO_LONGPOLL
 /* Held requests whose deadlines fall in the same slot of this many ms time
  * out together, in one pass over the connections: at most 1000 / slot
  * passes a second however many requests are held, each answered at most
@@ -2297,10 +2344,13 @@ extern "C" {
 #if RT_HOLD_SLOT_MS < 1
 #error "RT_HOLD_SLOT_MS must be at least 1"
 #endif
+#endif /* RT_NO_LONGPOLL */
+#ifndef RT_NO_SSE
 /* SSE keep-alive comment interval (0 = none). */
 #ifndef RT_SSE_KEEPALIVE_MS
 #define RT_SSE_KEEPALIVE_MS 15000
 #endif
+#endif /* RT_NO_SSE */
 
 typedef struct rt__conn_slab rt__conn_slab; /* private: connection structs, in blocks */
 
@@ -2333,7 +2383,9 @@ typedef struct rt_server_callbacks {
      * refusals in a row the connection is closed with 1008. NULL: drop. */
     void (*on_rate_limited)(rt_conn *c, uint32_t retry_after_ms, void *user);
     /* A held request (rt_conn_hold) reached its timeout: reply to it now.
-     * NULL: the server answers 204 No Content. */
+     * NULL: the server answers 204 No Content. Never called under
+     * RT_NO_LONGPOLL (nothing is held), but kept, so that the struct has
+     * the same shape with every switch. */
     void (*on_hold_timeout)(rt_conn *c, void *user);
 } rt_server_callbacks;
 
@@ -2368,7 +2420,7 @@ typedef struct rt_server_config {
     uint32_t idle_timeout_ms;
     uint32_t request_timeout_ms;
     uint32_t close_timeout_ms;
-    uint32_t sse_keepalive_ms;
+    uint32_t sse_keepalive_ms;   /* unused under RT_NO_SSE (kept for the struct's shape) */
 } rt_server_config;
 
 /* Fills cfg with the defaults: every field zero, which means "the RT_*
@@ -2405,9 +2457,11 @@ RT_API int rt_server_done(const rt_server *srv);
 RT_API rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n);
 /* A new rt_msg holding raw bytes (e.g. an SSE event). refs = 1. */
 RT_API rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n);
+#ifndef RT_NO_SSE
 /* A new rt_msg holding one formatted SSE event. NULL when out of memory or
  * when the event name or id holds CR, LF or NUL. refs = 1. */
 RT_API rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev);
+#endif
 RT_API void rt_msg_retain(rt_msg *m);
 /* Drops one reference; frees at zero. NULL is fine. */
 RT_API void rt_msg_release(rt_msg *m);
@@ -2432,8 +2486,10 @@ struct rt_server {
     rt_list conns;               /* every connection (rt_conn.link) */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+#ifndef RT_NO_LONGPOLL
     rt_timer hold_timer;         /* the next held request's deadline */
     uint32_t hold_due;           /* that deadline (rt__srv_ms() time) */
+#endif
     uint64_t t0;                 /* loop time at init: connection times are offsets */
     void *read_pool;             /* free read buffers (singly linked) */
     size_t read_pool_len;
@@ -2477,6 +2533,9 @@ struct rt_server {
  * happen in one loop step, so a publish can neither slip between them nor be
  * delivered twice. When history cannot close the gap it is told
  * recovered = false with the current position.
+ *
+ * RT_NO_SSE takes the SSE transport away (rt_pubsub_sse), RT_NO_LONGPOLL
+ * the long poll (rt_pubsub_poll, rt_pubsub_poll_expired); WebSocket stays.
  */
 #ifndef RT_PUBSUB_H
 #define RT_PUBSUB_H
@@ -2486,9 +2545,11 @@ struct rt_server {
 extern "C" {
 #endif
 
+#ifndef RT_NO_LONGPOLL
 /* How long a long-poll request is held when the caller gives no timeout. */
 #ifndef RT_POLL_TIMEOUT_MS
 #define RT_POLL_TIMEOUT_MS 25000
+#endif
 #endif
 
 typedef struct rt_pubsub {
@@ -2564,9 +2625,12 @@ RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
  * got and receives the next part. A Last-Event-ID that is not a position is
  * treated as "from now" with recovered:false (a 400 would stop the
  * EventSource for good); a bad since argument is RT_E_INVAL. */
+#ifndef RT_NO_SSE
 RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
                                rt_str room, rt_str since, const char *extra_headers);
+#endif
 
+#ifndef RT_NO_LONGPOLL
 /* Long polling: answers at once with the messages after `since` (or with
  * recovered:false and the current position when history cannot close the
  * gap), or holds the request until a message arrives or timeout_ms passes
@@ -2579,6 +2643,7 @@ RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str s
  * {"recovered":true,"pos":P,"messages":[]}. Call it from the server's
  * on_hold_timeout callback. */
 RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
+#endif
 
 #ifdef __cplusplus
 }
@@ -2681,9 +2746,13 @@ RT_API void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_
 /* From on_close: presence leaves (after the grace period) and the
  * protocol's state for c is freed; nothing for other connections. */
 RT_API void rt_proto_close(rt_proto *p, rt_conn *c);
+#ifndef RT_NO_SSE
 /* From on_http: serves GET /rt/sse and POST /rt/send (SSE + POST
- * transport). Returns 0 when it answered, or a status (404 for other paths). */
+ * transport). Returns 0 when it answered, or a status (404 for other paths).
+ * RT_NO_SSE removes this transport, and this function with it: the
+ * protocol then runs over WebSocket alone. */
 RT_API int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str body);
+#endif
 
 /* The user id of a connection the protocol serves (from rt_proto_upgrade
  * or its SSE stream on, until rt_proto_close), or NULL for any other
@@ -2710,8 +2779,10 @@ RT_API const char *rt_proto_user(const rt_conn *c);
  * it: a mismatch fails at link time with "undefined reference to
  * rt_layout_...", naming the value the odd file used. The macros named here
  * must therefore be plain decimal numbers (no parentheses or suffixes).
+ * RT_NO_LONGPOLL takes the hold timer out of rt_server, so it is checked
+ * the same way (rt_layout_no_longpoll_0 or _1).
  *
- * It costs one byte and one pointer per file. RT_STATIC (one file) needs no
+ * It costs two bytes and two pointers per file. RT_STATIC (one file) needs no
  * check; compilers without the GNU "used" attribute go without it.
  */
 #ifndef RT_LAYOUT_H
@@ -2722,11 +2793,18 @@ RT_API const char *rt_proto_user(const rt_conn *c);
 #  define RT__LAYOUT_CAT2(a, b) a##b
 #  define RT__LAYOUT_CAT(a, b) RT__LAYOUT_CAT2(a, b)
 #  define RT__LAYOUT_SYM RT__LAYOUT_CAT(rt_layout_http_headers_, RT_HTTP_MAX_HEADERS)
+#  ifdef RT_NO_LONGPOLL
+#    define RT__LAYOUT_SYM_LP rt_layout_no_longpoll_1
+#  else
+#    define RT__LAYOUT_SYM_LP rt_layout_no_longpoll_0
+#  endif
 #  ifdef __cplusplus
 extern "C" {
 #  endif
 extern const char RT__LAYOUT_SYM;
+extern const char RT__LAYOUT_SYM_LP;
 static const char *const rt__layout_ref __attribute__((used)) = &RT__LAYOUT_SYM;
+static const char *const rt__layout_ref_lp __attribute__((used)) = &RT__LAYOUT_SYM_LP;
 #  ifdef __cplusplus
 }
 #  endif
@@ -5725,6 +5803,7 @@ size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
 /* ==== End src/codec/ws.c ==== */
 
 /* ==== Begin src/codec/sse.c ==== */ // >>sse
+#ifndef RT_NO_SSE
 /* sse.c - Server-Sent Events formatter.
  *
  * WHATWG HTML, "Parsing an event stream" and "Interpreting an event stream":
@@ -5733,6 +5812,8 @@ size_t rt_ws_close_payload(unsigned char out[RT_WS_MAX_CONTROL], unsigned code,
  * with LF, a line starting with ':' is a comment and an empty line
  * dispatches the event. The writer below is the mirror image of that parser.
  */
+#include <limits.h>
+#include <string.h>
 
 /* An snprintf-style sink: counts every byte, stores those that fit. */
 typedef struct rt__sse_out {
@@ -5869,6 +5950,7 @@ rt_result rt_sse_format_retry(char *buf, size_t cap, uint32_t ms)
     rt__sse_put(&o, "\n", 1);
     return (rt_result)o.len;
 }
+#endif /* RT_NO_SSE */
 /* ==== End src/codec/sse.c ==== */
 
 /* ==== Begin src/model/room.c ==== */ // >>room
@@ -8257,8 +8339,9 @@ void rt_loop_stop(rt_loop *loop)
 enum rt__conn_state {
     RT__CS_READING = 0, /* HTTP: a request is read or handled; not answered yet */
     RT__CS_REPLIED,     /* HTTP: answered (keep-alive); the next request is read when it comes */
-    RT__CS_HELD,        /* a request held open for a later reply (long poll) */
-    RT__CS_SSE,         /* an event stream */
+    RT__CS_HELD,        /* a request held open for a later reply (long poll);
+                           never entered under RT_NO_LONGPOLL */
+    RT__CS_SSE,         /* an event stream; never entered under RT_NO_SSE */
     RT__CS_WS_OPEN,     /* a WebSocket */
     RT__CS_WS_CLOSING,  /* our close frame is queued; waiting for the peer's */
     RT__CS_LINGER,      /* takes no more output: what is queued is written, then FIN */
@@ -8334,7 +8417,9 @@ static void rt__conn_http_reset(rt_conn *c);
 /* The loop's callback for a connection's socket. */
 static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user);
 static void rt__conn_input(rt_conn *c);
+#ifndef RT_NO_LONGPOLL
 static void rt__conn_hold_expired(rt_conn *c);
+#endif
 
 /* ---- conn_queue.c: the queue and the writes ------------------------------------- */
 
@@ -8354,14 +8439,18 @@ static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, s
 /* Milliseconds since the server started, never 0. */
 static uint32_t rt__srv_ms(const rt_server *srv);
 static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n);
+#ifndef RT_NO_SSE
 static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err);
+#endif
 /* The pools of read buffers and queue rings. */
 static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size);
 static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size);
 /* A connection closed its socket: uncount it, accept again if paused. */
 static void rt__srv_conn_gone(rt_server *srv, const rt_conn *c);
+#ifndef RT_NO_LONGPOLL
 /* Makes sure the hold timer fires by the deadline due. */
 static void rt__srv_hold_arm(rt_server *srv, uint32_t due);
+#endif
 
 #endif /* RT_IMPLEMENTATION */
 
@@ -8376,9 +8465,22 @@ static void rt__srv_hold_arm(rt_server *srv, uint32_t due);
 #define RT__CS_BIT(s) (1u << (s))
 #define RT__CS_KEEP 0xff /* a closing state: the connection keeps its kind */
 
+/* A feature switch takes away the way into its state (the state's own row
+ * stays: it is never used). */
+#ifndef RT_NO_LONGPOLL
+#  define RT__CS_TO_HELD RT__CS_BIT(RT__CS_HELD)
+#else
+#  define RT__CS_TO_HELD 0u
+#endif
+#ifndef RT_NO_SSE
+#  define RT__CS_TO_SSE RT__CS_BIT(RT__CS_SSE)
+#else
+#  define RT__CS_TO_SSE 0u
+#endif
+
 /* The transitions that exist: bit `to` of rt__conn_next[from]. */
 static const uint16_t rt__conn_next[RT__CS_COUNT] = {
-    /* READING */ RT__CS_BIT(RT__CS_REPLIED) | RT__CS_BIT(RT__CS_HELD) | RT__CS_BIT(RT__CS_SSE) |
+    /* READING */ RT__CS_BIT(RT__CS_REPLIED) | RT__CS_TO_HELD | RT__CS_TO_SSE |
                   RT__CS_BIT(RT__CS_WS_OPEN) | RT__CS_BIT(RT__CS_LINGER) |
                   RT__CS_BIT(RT__CS_PEER_FIN) | RT__CS_BIT(RT__CS_DEAD),
     /* REPLIED */ RT__CS_BIT(RT__CS_READING) | RT__CS_BIT(RT__CS_LINGER) |
@@ -9070,6 +9172,7 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     return r;
 }
 
+#ifndef RT_NO_LONGPOLL
 rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
 {
     if (c->state != RT__CS_READING)
@@ -9088,7 +9191,9 @@ static void rt__conn_hold_expired(rt_conn *c)
     if (c->state == RT__CS_HELD)
         rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
 }
+#endif /* RT_NO_LONGPOLL */
 
+#ifndef RT_NO_SSE
 rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
 {
     /* No Content-Length: the stream ends when the connection does
@@ -9134,6 +9239,7 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
     rt_msg_release(m);
     return r;
 }
+#endif /* RT_NO_SSE */
 
 int rt_conn_kind(const rt_conn *c) { return c->kind; }
 size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
@@ -9510,7 +9616,9 @@ rt_result rt_conn_send(rt_conn *c, int opcode, const void *data, size_t n)
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
 #define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
+#ifndef RT_NO_LONGPOLL
 static void rt__srv_on_hold(rt_loop *loop, void *user);
+#endif
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -9567,6 +9675,7 @@ rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
     return m;
 }
 
+#ifndef RT_NO_SSE
 /* rt_msg_sse, saying why it failed: RT_E_INVAL (a bad name or id),
  * RT_E_LIMIT or RT_E_NOMEM. */
 static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err)
@@ -9587,6 +9696,7 @@ rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
     rt_result err;
     return rt__srv_msg_sse(srv, ev, &err);
 }
+#endif /* RT_NO_SSE */
 
 void rt_msg_retain(rt_msg *m)
 {
@@ -9903,16 +10013,20 @@ static void rt__conn_tick(rt_conn *c)
     case RT_CONN_WS:
         rt__conn_tick_ws(c);
         break;
+#ifndef RT_NO_SSE
     case RT_CONN_SSE:
         if (cfg->sse_keepalive_ms && rt__srv_elapsed(srv, c->t_ping, cfg->sse_keepalive_ms)) {
             c->t_ping = rt__srv_ms(srv);
             rt__conn_send_bytes(c, ":\n\n", 3); /* a comment keeps proxies from timing out */
         }
         break;
+#endif
+#ifndef RT_NO_LONGPOLL
     case RT_CONN_HELD:
         if (c->state == RT__CS_HELD && (int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
             rt__conn_hold_expired(c);
         break;
+#endif
     }
 }
 
@@ -9978,6 +10092,7 @@ rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size
     return count;
 }
 
+#ifndef RT_NO_LONGPOLL
 /* Held requests end on time: one timer, armed for the end of the slot of
  * the earliest deadline (a pass over the connections when it fires answers
  * every request due and finds the next deadline; deadlines in one
@@ -10015,6 +10130,7 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     if (later)
         rt__srv_hold_arm(srv, due);
 }
+#endif /* RT_NO_LONGPOLL */
 
 /* ---- Public: the server ----------------------------------------------------------- */
 
@@ -10035,7 +10151,11 @@ static void rt__srv_defaults(rt_server_config *cfg)
     if (!cfg->idle_timeout_ms) cfg->idle_timeout_ms = RT_IDLE_TIMEOUT_MS;
     if (!cfg->request_timeout_ms) cfg->request_timeout_ms = RT_REQUEST_TIMEOUT_MS;
     if (!cfg->close_timeout_ms) cfg->close_timeout_ms = RT_CLOSE_TIMEOUT_MS;
+#ifndef RT_NO_SSE
     if (!cfg->sse_keepalive_ms) cfg->sse_keepalive_ms = RT_SSE_KEEPALIVE_MS;
+#else
+    cfg->sse_keepalive_ms = 0; /* no streams: the tick does not run for them */
+#endif
 }
 
 /* The housekeeping tick: a quarter of the shortest timeout, 10 ms to 1 s. */
@@ -10118,7 +10238,9 @@ void rt_server_deinit(rt_server *srv)
     srv->flush = NULL;
     rt__srv_close_listener(srv);
     rt_timer_stop(srv->loop, &srv->tick);
+#ifndef RT_NO_LONGPOLL
     rt_timer_stop(srv->loop, &srv->hold_timer);
+#endif
     rt_loop_hook_del(srv->loop, &srv->hook);
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
@@ -10131,15 +10253,20 @@ void rt_server_deinit(rt_server *srv)
 
 static void rt__conn_shutdown(rt_conn *c)
 {
+#ifndef RT_NO_SSE
     static const char bye[] = "event: shutdown\ndata: server is shutting down\n\n";
+#endif
     switch (c->kind) {
     case RT_CONN_WS:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, "server shutting down");
         break;
+#ifndef RT_NO_SSE
     case RT_CONN_SSE:
         rt__conn_send_bytes(c, bye, sizeof bye - 1);
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;
+#endif
+#ifndef RT_NO_LONGPOLL
     case RT_CONN_HELD:
         if (rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n") != RT_OK) {
             rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL); /* on_close as it goes */
@@ -10150,6 +10277,7 @@ static void rt__conn_shutdown(rt_conn *c)
          * stream. (The 503 now flushes, then the connection closes.) */
         rt__conn_notify(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL));
         break;
+#endif
     default:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;
@@ -10238,34 +10366,35 @@ void rt_pubsub_deinit(rt_pubsub *ps)
 
 /* ---- Encodings: each built at most once per message ---------------------------- */
 
-static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
-{
-    char pos[RT_ROOM_POS_MAX];
-    size_t n = rt_room_pos_format(m->pos, pos);
-    rt_jbuf_puts(b, "{\"pos\":");
-    rt_jbuf_str(b, pos, n);
-    rt_jbuf_puts(b, ",\"data\":");
-    rt_jbuf_str(b, m->data, m->len);
-    rt_jbuf_puts(b, "}");
-}
-
-/* The raw encoding: the payload as one text frame, or as an SSE event whose
- * id is the message's position (the EventSource's Last-Event-ID). */
-static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
-                                     const rt_room *room, const rt_room_msg *m)
+#ifndef RT_NO_SSE
+/* The raw encoding over SSE: an event whose id is the message's position
+ * (the EventSource's Last-Event-ID) and whose data is the payload. */
+static rt_msg *rt__pubsub_raw_sse(rt_server *srv, const rt_room_msg *m)
 {
     rt_sse_event ev;
     char pos[RT_ROOM_POS_MAX];
-    (void)enc;
-    (void)room;
-    if (kind != RT_CONN_SSE)
-        return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
     memset(&ev, 0, sizeof ev);
     ev.id.p = pos;
     ev.id.n = rt_room_pos_format(m->pos, pos);
     ev.data.p = m->data;
     ev.data.n = m->len;
     return rt_msg_sse(srv, &ev);
+}
+#endif
+
+/* The raw encoding: the payload as one text frame, or over SSE as above. */
+static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                     const rt_room *room, const rt_room_msg *m)
+{
+    (void)enc;
+    (void)room;
+#ifndef RT_NO_SSE
+    if (kind == RT_CONN_SSE)
+        return rt__pubsub_raw_sse(srv, m);
+#else
+    (void)kind;
+#endif
+    return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
 }
 
 static const rt_pubsub_encoder rt__pubsub_raw = {rt__pubsub_raw_encode, NULL};
@@ -10377,6 +10506,18 @@ static void rt__pubsub_send(rt__pubsub_fanout *f, rt_conn *c)
     }
 }
 
+#ifndef RT_NO_LONGPOLL
+static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
+{
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_puts(b, "{\"pos\":");
+    rt_jbuf_str(b, pos, n);
+    rt_jbuf_puts(b, ",\"data\":");
+    rt_jbuf_str(b, m->data, m->len);
+    rt_jbuf_puts(b, "}");
+}
+
 /* Appends messages [from, from + count) of room to b, comma-separated, and
  * sets *last to the position of the last one appended. It stops once b
  * holds budget bytes: JSON can be six times the history's size (a control
@@ -10423,6 +10564,7 @@ static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_r
     rt_jbuf_free(&msgs);
     rt_jbuf_free(&b);
 }
+#endif /* RT_NO_LONGPOLL */
 
 static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
@@ -10436,10 +10578,12 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
         rt_room_leave(room, mem);
         return;
     }
+#ifndef RT_NO_LONGPOLL
     if (rt_conn_kind(c) == RT_CONN_HELD) {
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
     }
+#endif
     rt__pubsub_send(f, c);
 }
 
@@ -10527,6 +10671,7 @@ rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room)
 
 /* ---- SSE and long polling --------------------------------------------------------- */
 
+#ifndef RT_NO_SSE
 static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recovery *rec)
 {
     rt_jbuf b;
@@ -10584,7 +10729,9 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
     }
     return r;
 }
+#endif /* RT_NO_SSE */
 
+#ifndef RT_NO_LONGPOLL
 rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
                          uint32_t timeout_ms)
 {
@@ -10614,6 +10761,7 @@ void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
     if (room && rt_conn_kind(c) == RT_CONN_HELD)
         rt__pubsub_poll_reply(c, room, 1, room->pos, 0, 0);
 }
+#endif /* RT_NO_LONGPOLL */
 #endif /* RT_NO_IO */
 /* ==== End src/io/pubsub.c ==== */
 
@@ -10650,8 +10798,34 @@ typedef struct rt__proto_req {
 
 /* ---- Room messages, and finding a connection's state ------------------------- */
 
-/* A room message as the protocol's "message", framed for a WebSocket or as
- * the data of an SSE event (no id: rt.js resumes with join + since). */
+#ifndef RT_NO_SSE
+/* A protocol message (JSON text) as the data of one SSE event. No id:
+ * rt.js resumes with join + since. */
+static rt_msg *rt__proto_sse_msg(rt_server *srv, const char *json, size_t n)
+{
+    rt_sse_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.data.p = json;
+    ev.data.n = n;
+    return rt_msg_sse(srv, &ev);
+}
+#endif
+
+/* A protocol message framed for a connection of kind: a WebSocket text
+ * frame, or an SSE event. */
+static rt_msg *rt__proto_frame(rt_server *srv, int kind, const char *json, size_t n)
+{
+#ifndef RT_NO_SSE
+    if (kind == RT_CONN_SSE)
+        return rt__proto_sse_msg(srv, json, n);
+#else
+    (void)kind;
+#endif
+    return rt_msg_ws(srv, RT_WS_TEXT, json, n);
+}
+
+/* A room message as the protocol's "message", framed for a WebSocket or
+ * for an SSE stream. */
 static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
                                 const rt_room *room, const rt_room_msg *m)
 {
@@ -10668,15 +10842,8 @@ static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, in
     rt_jbuf_puts(&b, ",\"data\":");
     rt_jbuf_str(&b, m->data, m->len);
     rt_jbuf_puts(&b, "}");
-    if (!b.failed && kind != RT_CONN_SSE) {
-        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
-    } else if (!b.failed) {
-        rt_sse_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.data.p = b.p;
-        ev.data.n = b.len;
-        out = rt_msg_sse(srv, &ev);
-    }
+    if (!b.failed)
+        out = rt__proto_frame(srv, kind, b.p, b.len);
     rt_jbuf_free(&b);
     return out;
 }
@@ -10696,14 +10863,22 @@ static rt_proto_conn *rt__proto_of(const rt_conn *c)
 
 /* ---- Sending ----------------------------------------------------------------- */
 
+/* One JSON text to one client, on its transport. */
+static void rt__proto_send_text(rt_proto_conn *pc, const char *json, size_t n)
+{
+#ifndef RT_NO_SSE
+    if (rt_conn_kind(pc->c) == RT_CONN_SSE) {
+        rt_conn_sse_send(pc->c, NULL, NULL, json, n);
+        return;
+    }
+#endif
+    rt_conn_send(pc->c, RT_WS_TEXT, json, n);
+}
+
 static void rt__proto_send(rt_proto_conn *pc, const rt_jbuf *b)
 {
-    if (b->failed)
-        return;
-    if (rt_conn_kind(pc->c) == RT_CONN_SSE)
-        rt_conn_sse_send(pc->c, NULL, NULL, b->p, b->len);
-    else
-        rt_conn_send(pc->c, RT_WS_TEXT, b->p, b->len);
+    if (!b->failed)
+        rt__proto_send_text(pc, b->p, b->len);
 }
 
 /* Starts a reply: {"type":"<type>" and the request's id if it had one. */
@@ -10761,33 +10936,22 @@ static void rt__proto_error(rt__proto_req *rq, const char *code, const char *mes
 typedef struct rt__proto_cast {
     const rt_jbuf *b;
     rt_conn *skip;
-    rt_msg *ws, *sse;
+    rt_msg *ws, *sse; /* sse stays NULL under RT_NO_SSE */
 } rt__proto_cast;
 
 static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
 {
     rt__proto_cast *k = (rt__proto_cast *)ctx;
     rt_conn *c = (rt_conn *)m->user;
-    rt_server *srv = rt_conn_server(c);
+    int kind = rt_conn_kind(c);
+    rt_msg **msg = kind == RT_CONN_SSE ? &k->sse : &k->ws; /* each built once */
     (void)room;
     if (c == k->skip || !rt__proto_of(c))
         return;
-    if (rt_conn_kind(c) == RT_CONN_SSE) {
-        if (!k->sse) {
-            rt_sse_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.data.p = k->b->p;
-            ev.data.n = k->b->len;
-            k->sse = rt_msg_sse(srv, &ev);
-        }
-        if (k->sse)
-            rt_conn_send_msg(c, k->sse);
-    } else {
-        if (!k->ws)
-            k->ws = rt_msg_ws(srv, RT_WS_TEXT, k->b->p, k->b->len);
-        if (k->ws)
-            rt_conn_send_msg(c, k->ws);
-    }
+    if (!*msg)
+        *msg = rt__proto_frame(rt_conn_server(c), kind, k->b->p, k->b->len);
+    if (*msg)
+        rt_conn_send_msg(c, *msg);
 }
 
 static void rt__proto_cast_room(rt_proto *p, rt_str room, const rt_jbuf *b, rt_conn *skip)
@@ -11315,6 +11479,9 @@ const char *rt_proto_user(const rt_conn *c)
     return pc ? pc->user : NULL;
 }
 
+#ifndef RT_NO_SSE
+/* ---- The SSE + POST transport (not under RT_NO_SSE) ---------------------------- */
+
 static rt_proto_conn *rt__proto_find_session(rt_proto *p, rt_str session)
 {
     rt_list *n;
@@ -11396,6 +11563,7 @@ int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str bo
         return 405;
     return rt__proto_send_post(p, c, req, session, body);
 }
+#endif /* RT_NO_SSE */
 
 /* ---- Set-up and the tick ----------------------------------------------------------- */
 
@@ -11413,10 +11581,7 @@ static void rt__proto_on_tick(rt_loop *loop, void *user)
     for (n = rt_list_first(&p->conns); n; n = next) {
         rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
         next = rt_list_next(&p->conns, n); /* a send may close pc's connection */
-        if (rt_conn_kind(pc->c) == RT_CONN_SSE)
-            rt_conn_sse_send(pc->c, NULL, NULL, ping, sizeof ping - 1);
-        else
-            rt_conn_send(pc->c, RT_WS_TEXT, ping, sizeof ping - 1);
+        rt__proto_send_text(pc, ping, sizeof ping - 1);
     }
 }
 
@@ -11481,6 +11646,7 @@ void rt_proto_deinit(rt_proto *p)
 
 #ifdef RT__LAYOUT_SYM
 const char RT__LAYOUT_SYM = 1;
+const char RT__LAYOUT_SYM_LP = 1;
 #endif
 /* ==== End src/layout.c ==== */
 

@@ -3,4 +3,5 @@
 
 #ifdef RT__LAYOUT_SYM
 const char RT__LAYOUT_SYM = 1;
+const char RT__LAYOUT_SYM_LP = 1;
 #endif

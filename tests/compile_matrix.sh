@@ -43,18 +43,42 @@ try gcc-c99-switches-off gcc -std=c99 $WARN -O2 $switches
 try gxx-cxx11-switches-off "g++ -x c++" -std=c++11 $CXXWARN -O2 $switches
 
 # Each feature switch alone builds, and really removes its part: no function
-# of the modules it names is left in the implementation's object.
+# of the modules it names is left in the implementation's object (removes:
+# name prefixes), and a program that calls one does not compile (undeclared:
+# one function of each part, which must be declared without the switch).
 removes() {
     case $1 in
-        RT_NO_IO) echo "rt_loop_ rt_server_ rt_conn_ rt_pubsub_ rt_proto_";;
+        RT_NO_IO) echo "rt_loop_ rt_server_ rt_conn_ rt_pubsub_ rt_proto_ rt_plat_";;
         RT_NO_PRESENCE) echo "rt_presence_ rt_proto_";;
         RT_NO_PROTO) echo "rt_proto_";;
+        RT_NO_SSE) echo "rt_sse_ rt_msg_sse rt_conn_sse_ rt_pubsub_sse rt_proto_http";;
+        RT_NO_LONGPOLL) echo "rt_conn_hold rt_pubsub_poll";;
         *) echo "";;
     esac
 }
+undeclared() {
+    case $1 in
+        RT_NO_IO) echo "rt_loop_init rt_server_init rt_plat_poller_init";;
+        RT_NO_PRESENCE) echo "rt_presence_init";;
+        RT_NO_PROTO) echo "rt_proto_init";;
+        RT_NO_SSE) echo "rt_sse_format rt_msg_sse rt_conn_sse_start rt_conn_sse_send rt_pubsub_sse
+                         rt_proto_http";;
+        RT_NO_LONGPOLL) echo "rt_conn_hold rt_pubsub_poll rt_pubsub_poll_expired";;
+    esac
+}
+# still_declared SWITCH: the functions of undeclared() that the switch leaves
+# declared, or that are not declared even without it (a stale table).
+still_declared() {
+    local f src="$out/decl.c"
+    for f in $(undeclared "$1"); do
+        printf '#include "rt.h"\nint main(void) { return &%s != 0; }\n' "$f" >"$src"
+        gcc -std=c99 -w -I. -fsyntax-only "$src" 2>/dev/null || { echo "$f(never declared)"; continue; }
+        gcc -std=c99 -w -I. -D"$1" -fsyntax-only "$src" 2>/dev/null && echo "$f"
+    done
+}
 for sw in $(python3 amalgamate.py --switches); do
     n=$((n + 1)); log="$out/$sw.log"; gone=$(removes "$sw"); left=""
-    if [ -z "$gone" ]; then
+    if [ -z "$gone" ] || [ -z "$(undeclared "$sw")" ]; then
         echo "not ok $n - $sw: compile_matrix.sh does not know what it removes"; fail=$((fail + 1))
         continue
     fi
@@ -64,6 +88,7 @@ for sw in $(python3 amalgamate.py --switches); do
         for p in $gone; do
             nm --defined-only "$out/$sw.o" | awk '{print $3}' | grep -q "^$p" && left="$left $p"
         done
+        for p in $(still_declared "$sw"); do left="$left declared:$p"; done
     else
         left="(does not build)"
     fi
@@ -71,6 +96,21 @@ for sw in $(python3 amalgamate.py --switches); do
     else echo "not ok $n - $sw: still there:$left"; sed 's/^/#   /' "$log" | head -20
          fail=$((fail + 1)); fi
 done
+
+# Every switch but RT_NO_IO at once (no SSE, long poll, presence or
+# protocol): the server, rooms and pubsub that remain still serve
+# (tests/compile/small_server.c answers HTTP and a WebSocket through a
+# room), and the echo example builds that way too.
+n=$((n + 1)); log="$out/all-but-io.log"
+but_io=$(python3 amalgamate.py --switches | grep -vx RT_NO_IO | sed 's/^/-D/' | tr '\n' ' ')
+if gcc -std=c99 $WARN -O2 $but_io -o "$out/small_server" tests/compile/small_server.c >"$log" 2>&1 &&
+   "$out/small_server" >>"$log" 2>&1 &&
+   gcc -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 $but_io -o "$out/echo-all-but-io" \
+       examples/01_echo.c >>"$log" 2>&1; then
+    echo "ok $n - every switch but RT_NO_IO ($but_io): a server still serves"; pass=$((pass + 1))
+else
+    echo "not ok $n - every switch but RT_NO_IO"; sed 's/^/#   /' "$log" | head -20; fail=$((fail + 1))
+fi
 
 # The implementation's file must include rt.h before system headers under a
 # strict -std (the C library reads the POSIX request once): the other order is
@@ -101,6 +141,17 @@ elif ! gcc -o "$out/layout" "$out/impl.o" "$out/user16.o" >>"$out/layout.log" 2>
     pass=$((pass + 1))
 else
     echo "not ok $n - a layout mismatch linked"; sed 's/^/#   /' "$out/layout.log" | head; fail=$((fail + 1))
+fi
+n=$((n + 1))
+if gcc -std=c99 -O2 -DRT_NO_LONGPOLL -c -o "$out/user-nolp.o" tests/compile/user.c \
+       >>"$out/layout.log" 2>&1 &&
+   ! gcc -o "$out/layout" "$out/impl.o" "$out/user-nolp.o" >>"$out/layout.log" 2>&1 &&
+   grep -q 'rt_layout_no_longpoll_1' "$out/layout.log"; then
+    echo "ok $n - a file with RT_NO_LONGPOLL when the implementation has it not does not link"
+    pass=$((pass + 1))
+else
+    echo "not ok $n - a RT_NO_LONGPOLL mismatch linked"; sed 's/^/#   /' "$out/layout.log" | head
+    fail=$((fail + 1))
 fi
 if echo 'int main(void){return 0;}' | gcc -m32 -x c - -o "$out/m32probe" 2>/dev/null; then
     try gcc-c99-m32 gcc -m32 -std=c99 $WARN -O2

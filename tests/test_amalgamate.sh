@@ -36,6 +36,16 @@ check "a config macro missing from the manual is refused (exit $rc)" \
     test "$rc" = 2 -a -n "$(grep RT_UNDOCUMENTED_KNOB "$tmp/err")"
 
 copy
+printf '#ifndef RT_NO_LONG_POLL\n#endif\n' >>"$tmp/t/src/io/conn.c"
+python3 "$tmp/t/amalgamate.py" --stdout >/dev/null 2>"$tmp/err"; rc=$?
+check "a misspelt feature switch is refused (exit $rc)" \
+    test "$rc" = 2 -a -n "$(grep RT_NO_LONG_POLL "$tmp/err")"
+
+check "--switches lists every switch" \
+    test "$(python3 amalgamate.py --switches | tr '\n' ' ')" = \
+         "RT_NO_IO RT_NO_LONGPOLL RT_NO_PRESENCE RT_NO_PROTO RT_NO_SSE "
+
+copy
 echo '#include <stdio.h>' >>"$tmp/t/src/base/core.h"
 python3 "$tmp/t/amalgamate.py" --stdout >/dev/null 2>&1; rc=$?
 check "a platform include in the public part is refused (exit $rc)" test "$rc" = 2

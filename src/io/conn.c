@@ -53,9 +53,22 @@
 #define RT__CS_BIT(s) (1u << (s))
 #define RT__CS_KEEP 0xff /* a closing state: the connection keeps its kind */
 
+/* A feature switch takes away the way into its state (the state's own row
+ * stays: it is never used). */
+#ifndef RT_NO_LONGPOLL
+#  define RT__CS_TO_HELD RT__CS_BIT(RT__CS_HELD)
+#else
+#  define RT__CS_TO_HELD 0u
+#endif
+#ifndef RT_NO_SSE
+#  define RT__CS_TO_SSE RT__CS_BIT(RT__CS_SSE)
+#else
+#  define RT__CS_TO_SSE 0u
+#endif
+
 /* The transitions that exist: bit `to` of rt__conn_next[from]. */
 static const uint16_t rt__conn_next[RT__CS_COUNT] = {
-    /* READING */ RT__CS_BIT(RT__CS_REPLIED) | RT__CS_BIT(RT__CS_HELD) | RT__CS_BIT(RT__CS_SSE) |
+    /* READING */ RT__CS_BIT(RT__CS_REPLIED) | RT__CS_TO_HELD | RT__CS_TO_SSE |
                   RT__CS_BIT(RT__CS_WS_OPEN) | RT__CS_BIT(RT__CS_LINGER) |
                   RT__CS_BIT(RT__CS_PEER_FIN) | RT__CS_BIT(RT__CS_DEAD),
     /* REPLIED */ RT__CS_BIT(RT__CS_READING) | RT__CS_BIT(RT__CS_LINGER) |
@@ -747,6 +760,7 @@ rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type, const 
     return r;
 }
 
+#ifndef RT_NO_LONGPOLL
 rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms)
 {
     if (c->state != RT__CS_READING)
@@ -765,7 +779,9 @@ static void rt__conn_hold_expired(rt_conn *c)
     if (c->state == RT__CS_HELD)
         rt_conn_reply(c, 204, NULL, NULL, 0, NULL);
 }
+#endif /* RT_NO_LONGPOLL */
 
+#ifndef RT_NO_SSE
 rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers)
 {
     /* No Content-Length: the stream ends when the connection does
@@ -811,6 +827,7 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
     rt_msg_release(m);
     return r;
 }
+#endif /* RT_NO_SSE */
 
 int rt_conn_kind(const rt_conn *c) { return c->kind; }
 size_t rt_conn_queued(const rt_conn *c) { return c->queued; }

@@ -51,6 +51,8 @@ typedef struct rt_msg {
     unsigned char data[1]; /* len bytes follow */
 } rt_msg;
 
+/* The kinds stay the same with every switch; under RT_NO_SSE no connection
+ * is RT_CONN_SSE, under RT_NO_LONGPOLL none is RT_CONN_HELD. */
 enum rt_conn_kind {
     RT_CONN_HTTP = 0, /* reading a request or sending a response */
     RT_CONN_WS,       /* WebSocket */
@@ -78,10 +80,13 @@ RT_API void rt_conn_close(rt_conn *c, unsigned code, const char *reason);
  * extra_headers are whole lines ending in \r\n (may be NULL). */
 RT_API rt_result rt_conn_reply(rt_conn *c, int status, const char *content_type,
                                const void *body, size_t n, const char *extra_headers);
+#ifndef RT_NO_LONGPOLL
 /* Keeps the current request open for a later rt_conn_reply (long polling);
  * after timeout_ms (and at most RT_HOLD_SLOT_MS more), on_hold_timeout is
  * called. */
 RT_API rt_result rt_conn_hold(rt_conn *c, uint32_t timeout_ms);
+#endif
+#ifndef RT_NO_SSE
 /* Turns the current request into an SSE stream: 200, text/event-stream,
  * no-cache, X-Accel-Buffering: no, plus extra_headers (e.g. CORS lines). */
 RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
@@ -89,6 +94,7 @@ RT_API rt_result rt_conn_sse_start(rt_conn *c, const char *extra_headers);
  * be NULL. RT_E_INVAL when they hold CR, LF or NUL. */
 RT_API rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id,
                                   const void *data, size_t n);
+#endif
 
 RT_API int rt_conn_kind(const rt_conn *c);
 /* Bytes queued for sending and not yet written to the socket. */

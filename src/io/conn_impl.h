@@ -40,8 +40,9 @@
 enum rt__conn_state {
     RT__CS_READING = 0, /* HTTP: a request is read or handled; not answered yet */
     RT__CS_REPLIED,     /* HTTP: answered (keep-alive); the next request is read when it comes */
-    RT__CS_HELD,        /* a request held open for a later reply (long poll) */
-    RT__CS_SSE,         /* an event stream */
+    RT__CS_HELD,        /* a request held open for a later reply (long poll);
+                           never entered under RT_NO_LONGPOLL */
+    RT__CS_SSE,         /* an event stream; never entered under RT_NO_SSE */
     RT__CS_WS_OPEN,     /* a WebSocket */
     RT__CS_WS_CLOSING,  /* our close frame is queued; waiting for the peer's */
     RT__CS_LINGER,      /* takes no more output: what is queued is written, then FIN */
@@ -117,7 +118,9 @@ static void rt__conn_http_reset(rt_conn *c);
 /* The loop's callback for a connection's socket. */
 static void rt__conn_on_io(rt_loop *loop, int fd, unsigned events, void *user);
 static void rt__conn_input(rt_conn *c);
+#ifndef RT_NO_LONGPOLL
 static void rt__conn_hold_expired(rt_conn *c);
+#endif
 
 /* ---- conn_queue.c: the queue and the writes ------------------------------------- */
 
@@ -137,14 +140,18 @@ static rt_result rt__conn_send_frame(rt_conn *c, int opcode, const void *data, s
 /* Milliseconds since the server started, never 0. */
 static uint32_t rt__srv_ms(const rt_server *srv);
 static rt_msg *rt__srv_msg_new(const rt_allocator *a, size_t n);
+#ifndef RT_NO_SSE
 static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err);
+#endif
 /* The pools of read buffers and queue rings. */
 static void *rt__srv_pool_get(rt_server *srv, void **pool, size_t *len, size_t size);
 static void rt__srv_pool_put(rt_server *srv, void **pool, size_t *len, void *p, size_t size);
 /* A connection closed its socket: uncount it, accept again if paused. */
 static void rt__srv_conn_gone(rt_server *srv, const rt_conn *c);
+#ifndef RT_NO_LONGPOLL
 /* Makes sure the hold timer fires by the deadline due. */
 static void rt__srv_hold_arm(rt_server *srv, uint32_t due);
+#endif
 
 #endif /* RT_IMPLEMENTATION */
 

@@ -55,34 +55,35 @@ void rt_pubsub_deinit(rt_pubsub *ps)
 
 /* ---- Encodings: each built at most once per message ---------------------------- */
 
-static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
-{
-    char pos[RT_ROOM_POS_MAX];
-    size_t n = rt_room_pos_format(m->pos, pos);
-    rt_jbuf_puts(b, "{\"pos\":");
-    rt_jbuf_str(b, pos, n);
-    rt_jbuf_puts(b, ",\"data\":");
-    rt_jbuf_str(b, m->data, m->len);
-    rt_jbuf_puts(b, "}");
-}
-
-/* The raw encoding: the payload as one text frame, or as an SSE event whose
- * id is the message's position (the EventSource's Last-Event-ID). */
-static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
-                                     const rt_room *room, const rt_room_msg *m)
+#ifndef RT_NO_SSE
+/* The raw encoding over SSE: an event whose id is the message's position
+ * (the EventSource's Last-Event-ID) and whose data is the payload. */
+static rt_msg *rt__pubsub_raw_sse(rt_server *srv, const rt_room_msg *m)
 {
     rt_sse_event ev;
     char pos[RT_ROOM_POS_MAX];
-    (void)enc;
-    (void)room;
-    if (kind != RT_CONN_SSE)
-        return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
     memset(&ev, 0, sizeof ev);
     ev.id.p = pos;
     ev.id.n = rt_room_pos_format(m->pos, pos);
     ev.data.p = m->data;
     ev.data.n = m->len;
     return rt_msg_sse(srv, &ev);
+}
+#endif
+
+/* The raw encoding: the payload as one text frame, or over SSE as above. */
+static rt_msg *rt__pubsub_raw_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
+                                     const rt_room *room, const rt_room_msg *m)
+{
+    (void)enc;
+    (void)room;
+#ifndef RT_NO_SSE
+    if (kind == RT_CONN_SSE)
+        return rt__pubsub_raw_sse(srv, m);
+#else
+    (void)kind;
+#endif
+    return rt_msg_ws(srv, RT_WS_TEXT, m->data, m->len);
 }
 
 static const rt_pubsub_encoder rt__pubsub_raw = {rt__pubsub_raw_encode, NULL};
@@ -194,6 +195,18 @@ static void rt__pubsub_send(rt__pubsub_fanout *f, rt_conn *c)
     }
 }
 
+#ifndef RT_NO_LONGPOLL
+static void rt__pubsub_msg_json(rt_jbuf *b, const rt_room_msg *m)
+{
+    char pos[RT_ROOM_POS_MAX];
+    size_t n = rt_room_pos_format(m->pos, pos);
+    rt_jbuf_puts(b, "{\"pos\":");
+    rt_jbuf_str(b, pos, n);
+    rt_jbuf_puts(b, ",\"data\":");
+    rt_jbuf_str(b, m->data, m->len);
+    rt_jbuf_puts(b, "}");
+}
+
 /* Appends messages [from, from + count) of room to b, comma-separated, and
  * sets *last to the position of the last one appended. It stops once b
  * holds budget bytes: JSON can be six times the history's size (a control
@@ -240,6 +253,7 @@ static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_r
     rt_jbuf_free(&msgs);
     rt_jbuf_free(&b);
 }
+#endif /* RT_NO_LONGPOLL */
 
 static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
@@ -253,10 +267,12 @@ static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
         rt_room_leave(room, mem);
         return;
     }
+#ifndef RT_NO_LONGPOLL
     if (rt_conn_kind(c) == RT_CONN_HELD) {
         rt__pubsub_poll_reply(c, room, 1, f->msg->pos, f->msg->pos.offset, 1);
         return;
     }
+#endif
     rt__pubsub_send(f, c);
 }
 
@@ -344,6 +360,7 @@ rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room)
 
 /* ---- SSE and long polling --------------------------------------------------------- */
 
+#ifndef RT_NO_SSE
 static void rt__pubsub_sse_marker(rt_conn *c, rt_str room, const rt_room_recovery *rec)
 {
     rt_jbuf b;
@@ -401,7 +418,9 @@ rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req, r
     }
     return r;
 }
+#endif /* RT_NO_SSE */
 
+#ifndef RT_NO_LONGPOLL
 rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str since,
                          uint32_t timeout_ms)
 {
@@ -431,3 +450,4 @@ void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c)
     if (room && rt_conn_kind(c) == RT_CONN_HELD)
         rt__pubsub_poll_reply(c, room, 1, room->pos, 0, 0);
 }
+#endif /* RT_NO_LONGPOLL */

@@ -20,6 +20,9 @@
  * happen in one loop step, so a publish can neither slip between them nor be
  * delivered twice. When history cannot close the gap it is told
  * recovered = false with the current position.
+ *
+ * RT_NO_SSE takes the SSE transport away (rt_pubsub_sse), RT_NO_LONGPOLL
+ * the long poll (rt_pubsub_poll, rt_pubsub_poll_expired); WebSocket stays.
  */
 #ifndef RT_PUBSUB_H
 #define RT_PUBSUB_H
@@ -31,9 +34,11 @@
 extern "C" {
 #endif
 
+#ifndef RT_NO_LONGPOLL
 /* How long a long-poll request is held when the caller gives no timeout. */
 #ifndef RT_POLL_TIMEOUT_MS
 #define RT_POLL_TIMEOUT_MS 25000
+#endif
 #endif
 
 typedef struct rt_pubsub {
@@ -109,9 +114,12 @@ RT_API rt_result rt_pubsub_leave(rt_pubsub *ps, rt_conn *c, rt_str room);
  * got and receives the next part. A Last-Event-ID that is not a position is
  * treated as "from now" with recovered:false (a 400 would stop the
  * EventSource for good); a bad since argument is RT_E_INVAL. */
+#ifndef RT_NO_SSE
 RT_API rt_result rt_pubsub_sse(rt_pubsub *ps, rt_conn *c, const rt_http_request *req,
                                rt_str room, rt_str since, const char *extra_headers);
+#endif
 
+#ifndef RT_NO_LONGPOLL
 /* Long polling: answers at once with the messages after `since` (or with
  * recovered:false and the current position when history cannot close the
  * gap), or holds the request until a message arrives or timeout_ms passes
@@ -124,6 +132,7 @@ RT_API rt_result rt_pubsub_poll(rt_pubsub *ps, rt_conn *c, rt_str room, rt_str s
  * {"recovered":true,"pos":P,"messages":[]}. Call it from the server's
  * on_hold_timeout callback. */
 RT_API void rt_pubsub_poll_expired(rt_pubsub *ps, rt_conn *c);
+#endif
 
 #ifdef __cplusplus
 }

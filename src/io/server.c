@@ -16,7 +16,9 @@
 #define RT__SRV_REJECT_EXTRA 64   /* connections beyond max_conns we answer 503 */
 #define RT__SRV_SLAB 64           /* most connection structs per allocation (< 256) */
 
+#ifndef RT_NO_LONGPOLL
 static void rt__srv_on_hold(rt_loop *loop, void *user);
+#endif
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -73,6 +75,7 @@ rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n)
     return m;
 }
 
+#ifndef RT_NO_SSE
 /* rt_msg_sse, saying why it failed: RT_E_INVAL (a bad name or id),
  * RT_E_LIMIT or RT_E_NOMEM. */
 static rt_msg *rt__srv_msg_sse(rt_server *srv, const rt_sse_event *ev, rt_result *err)
@@ -93,6 +96,7 @@ rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev)
     rt_result err;
     return rt__srv_msg_sse(srv, ev, &err);
 }
+#endif /* RT_NO_SSE */
 
 void rt_msg_retain(rt_msg *m)
 {
@@ -409,16 +413,20 @@ static void rt__conn_tick(rt_conn *c)
     case RT_CONN_WS:
         rt__conn_tick_ws(c);
         break;
+#ifndef RT_NO_SSE
     case RT_CONN_SSE:
         if (cfg->sse_keepalive_ms && rt__srv_elapsed(srv, c->t_ping, cfg->sse_keepalive_ms)) {
             c->t_ping = rt__srv_ms(srv);
             rt__conn_send_bytes(c, ":\n\n", 3); /* a comment keeps proxies from timing out */
         }
         break;
+#endif
+#ifndef RT_NO_LONGPOLL
     case RT_CONN_HELD:
         if (c->state == RT__CS_HELD && (int32_t)(rt__srv_ms(srv) - c->t_state) >= 0)
             rt__conn_hold_expired(c);
         break;
+#endif
     }
 }
 
@@ -484,6 +492,7 @@ rt_result rt_server_broadcast(rt_server *srv, int opcode, const void *data, size
     return count;
 }
 
+#ifndef RT_NO_LONGPOLL
 /* Held requests end on time: one timer, armed for the end of the slot of
  * the earliest deadline (a pass over the connections when it fires answers
  * every request due and finds the next deadline; deadlines in one
@@ -521,6 +530,7 @@ static void rt__srv_on_hold(rt_loop *loop, void *user)
     if (later)
         rt__srv_hold_arm(srv, due);
 }
+#endif /* RT_NO_LONGPOLL */
 
 /* ---- Public: the server ----------------------------------------------------------- */
 
@@ -541,7 +551,11 @@ static void rt__srv_defaults(rt_server_config *cfg)
     if (!cfg->idle_timeout_ms) cfg->idle_timeout_ms = RT_IDLE_TIMEOUT_MS;
     if (!cfg->request_timeout_ms) cfg->request_timeout_ms = RT_REQUEST_TIMEOUT_MS;
     if (!cfg->close_timeout_ms) cfg->close_timeout_ms = RT_CLOSE_TIMEOUT_MS;
+#ifndef RT_NO_SSE
     if (!cfg->sse_keepalive_ms) cfg->sse_keepalive_ms = RT_SSE_KEEPALIVE_MS;
+#else
+    cfg->sse_keepalive_ms = 0; /* no streams: the tick does not run for them */
+#endif
 }
 
 /* The housekeeping tick: a quarter of the shortest timeout, 10 ms to 1 s. */
@@ -624,7 +638,9 @@ void rt_server_deinit(rt_server *srv)
     srv->flush = NULL;
     rt__srv_close_listener(srv);
     rt_timer_stop(srv->loop, &srv->tick);
+#ifndef RT_NO_LONGPOLL
     rt_timer_stop(srv->loop, &srv->hold_timer);
+#endif
     rt_loop_hook_del(srv->loop, &srv->hook);
     rt_free(srv->cfg.alloc, srv->accept_slots, RT_ACCEPT_SLOTS * sizeof(struct rt__accept_slot));
     srv->accept_slots = NULL;
@@ -637,15 +653,20 @@ void rt_server_deinit(rt_server *srv)
 
 static void rt__conn_shutdown(rt_conn *c)
 {
+#ifndef RT_NO_SSE
     static const char bye[] = "event: shutdown\ndata: server is shutting down\n\n";
+#endif
     switch (c->kind) {
     case RT_CONN_WS:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, "server shutting down");
         break;
+#ifndef RT_NO_SSE
     case RT_CONN_SSE:
         rt__conn_send_bytes(c, bye, sizeof bye - 1);
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;
+#endif
+#ifndef RT_NO_LONGPOLL
     case RT_CONN_HELD:
         if (rt_conn_reply(c, 503, NULL, NULL, 0, "Retry-After: 1\r\n") != RT_OK) {
             rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL); /* on_close as it goes */
@@ -656,6 +677,7 @@ static void rt__conn_shutdown(rt_conn *c)
          * stream. (The 503 now flushes, then the connection closes.) */
         rt__conn_notify(c, RT_WS_CLOSE_GOING_AWAY, rt_str_c(NULL));
         break;
+#endif
     default:
         rt_conn_close(c, RT_WS_CLOSE_GOING_AWAY, NULL);
         break;

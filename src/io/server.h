@@ -58,6 +58,7 @@ extern "C" {
 #ifndef RT_ACCEPT_SLOTS
 #define RT_ACCEPT_SLOTS 256
 #endif
+#ifndef RT_NO_LONGPOLL
 /* Held requests whose deadlines fall in the same slot of this many ms time
  * out together, in one pass over the connections: at most 1000 / slot
  * passes a second however many requests are held, each answered at most
@@ -68,10 +69,13 @@ extern "C" {
 #if RT_HOLD_SLOT_MS < 1
 #error "RT_HOLD_SLOT_MS must be at least 1"
 #endif
+#endif /* RT_NO_LONGPOLL */
+#ifndef RT_NO_SSE
 /* SSE keep-alive comment interval (0 = none). */
 #ifndef RT_SSE_KEEPALIVE_MS
 #define RT_SSE_KEEPALIVE_MS 15000
 #endif
+#endif /* RT_NO_SSE */
 
 typedef struct rt__conn_slab rt__conn_slab; /* private: connection structs, in blocks */
 
@@ -104,7 +108,9 @@ typedef struct rt_server_callbacks {
      * refusals in a row the connection is closed with 1008. NULL: drop. */
     void (*on_rate_limited)(rt_conn *c, uint32_t retry_after_ms, void *user);
     /* A held request (rt_conn_hold) reached its timeout: reply to it now.
-     * NULL: the server answers 204 No Content. */
+     * NULL: the server answers 204 No Content. Never called under
+     * RT_NO_LONGPOLL (nothing is held), but kept, so that the struct has
+     * the same shape with every switch. */
     void (*on_hold_timeout)(rt_conn *c, void *user);
 } rt_server_callbacks;
 
@@ -139,7 +145,7 @@ typedef struct rt_server_config {
     uint32_t idle_timeout_ms;
     uint32_t request_timeout_ms;
     uint32_t close_timeout_ms;
-    uint32_t sse_keepalive_ms;
+    uint32_t sse_keepalive_ms;   /* unused under RT_NO_SSE (kept for the struct's shape) */
 } rt_server_config;
 
 /* Fills cfg with the defaults: every field zero, which means "the RT_*
@@ -176,9 +182,11 @@ RT_API int rt_server_done(const rt_server *srv);
 RT_API rt_msg *rt_msg_ws(rt_server *srv, int opcode, const void *data, size_t n);
 /* A new rt_msg holding raw bytes (e.g. an SSE event). refs = 1. */
 RT_API rt_msg *rt_msg_raw(rt_server *srv, const void *data, size_t n);
+#ifndef RT_NO_SSE
 /* A new rt_msg holding one formatted SSE event. NULL when out of memory or
  * when the event name or id holds CR, LF or NUL. refs = 1. */
 RT_API rt_msg *rt_msg_sse(rt_server *srv, const rt_sse_event *ev);
+#endif
 RT_API void rt_msg_retain(rt_msg *m);
 /* Drops one reference; frees at zero. NULL is fine. */
 RT_API void rt_msg_release(rt_msg *m);
@@ -203,8 +211,10 @@ struct rt_server {
     rt_list conns;               /* every connection (rt_conn.link) */
     rt_conn *flush;              /* connections with queued bytes to write this step */
     rt_timer tick;               /* housekeeping: timeouts, heartbeats */
+#ifndef RT_NO_LONGPOLL
     rt_timer hold_timer;         /* the next held request's deadline */
     uint32_t hold_due;           /* that deadline (rt__srv_ms() time) */
+#endif
     uint64_t t0;                 /* loop time at init: connection times are offsets */
     void *read_pool;             /* free read buffers (singly linked) */
     size_t read_pool_len;

@@ -31,8 +31,34 @@ typedef struct rt__proto_req {
 
 /* ---- Room messages, and finding a connection's state ------------------------- */
 
-/* A room message as the protocol's "message", framed for a WebSocket or as
- * the data of an SSE event (no id: rt.js resumes with join + since). */
+#ifndef RT_NO_SSE
+/* A protocol message (JSON text) as the data of one SSE event. No id:
+ * rt.js resumes with join + since. */
+static rt_msg *rt__proto_sse_msg(rt_server *srv, const char *json, size_t n)
+{
+    rt_sse_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.data.p = json;
+    ev.data.n = n;
+    return rt_msg_sse(srv, &ev);
+}
+#endif
+
+/* A protocol message framed for a connection of kind: a WebSocket text
+ * frame, or an SSE event. */
+static rt_msg *rt__proto_frame(rt_server *srv, int kind, const char *json, size_t n)
+{
+#ifndef RT_NO_SSE
+    if (kind == RT_CONN_SSE)
+        return rt__proto_sse_msg(srv, json, n);
+#else
+    (void)kind;
+#endif
+    return rt_msg_ws(srv, RT_WS_TEXT, json, n);
+}
+
+/* A room message as the protocol's "message", framed for a WebSocket or
+ * for an SSE stream. */
 static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, int kind,
                                 const rt_room *room, const rt_room_msg *m)
 {
@@ -49,15 +75,8 @@ static rt_msg *rt__proto_encode(const rt_pubsub_encoder *enc, rt_server *srv, in
     rt_jbuf_puts(&b, ",\"data\":");
     rt_jbuf_str(&b, m->data, m->len);
     rt_jbuf_puts(&b, "}");
-    if (!b.failed && kind != RT_CONN_SSE) {
-        out = rt_msg_ws(srv, RT_WS_TEXT, b.p, b.len);
-    } else if (!b.failed) {
-        rt_sse_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.data.p = b.p;
-        ev.data.n = b.len;
-        out = rt_msg_sse(srv, &ev);
-    }
+    if (!b.failed)
+        out = rt__proto_frame(srv, kind, b.p, b.len);
     rt_jbuf_free(&b);
     return out;
 }
@@ -77,14 +96,22 @@ static rt_proto_conn *rt__proto_of(const rt_conn *c)
 
 /* ---- Sending ----------------------------------------------------------------- */
 
+/* One JSON text to one client, on its transport. */
+static void rt__proto_send_text(rt_proto_conn *pc, const char *json, size_t n)
+{
+#ifndef RT_NO_SSE
+    if (rt_conn_kind(pc->c) == RT_CONN_SSE) {
+        rt_conn_sse_send(pc->c, NULL, NULL, json, n);
+        return;
+    }
+#endif
+    rt_conn_send(pc->c, RT_WS_TEXT, json, n);
+}
+
 static void rt__proto_send(rt_proto_conn *pc, const rt_jbuf *b)
 {
-    if (b->failed)
-        return;
-    if (rt_conn_kind(pc->c) == RT_CONN_SSE)
-        rt_conn_sse_send(pc->c, NULL, NULL, b->p, b->len);
-    else
-        rt_conn_send(pc->c, RT_WS_TEXT, b->p, b->len);
+    if (!b->failed)
+        rt__proto_send_text(pc, b->p, b->len);
 }
 
 /* Starts a reply: {"type":"<type>" and the request's id if it had one. */
@@ -142,33 +169,22 @@ static void rt__proto_error(rt__proto_req *rq, const char *code, const char *mes
 typedef struct rt__proto_cast {
     const rt_jbuf *b;
     rt_conn *skip;
-    rt_msg *ws, *sse;
+    rt_msg *ws, *sse; /* sse stays NULL under RT_NO_SSE */
 } rt__proto_cast;
 
 static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
 {
     rt__proto_cast *k = (rt__proto_cast *)ctx;
     rt_conn *c = (rt_conn *)m->user;
-    rt_server *srv = rt_conn_server(c);
+    int kind = rt_conn_kind(c);
+    rt_msg **msg = kind == RT_CONN_SSE ? &k->sse : &k->ws; /* each built once */
     (void)room;
     if (c == k->skip || !rt__proto_of(c))
         return;
-    if (rt_conn_kind(c) == RT_CONN_SSE) {
-        if (!k->sse) {
-            rt_sse_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.data.p = k->b->p;
-            ev.data.n = k->b->len;
-            k->sse = rt_msg_sse(srv, &ev);
-        }
-        if (k->sse)
-            rt_conn_send_msg(c, k->sse);
-    } else {
-        if (!k->ws)
-            k->ws = rt_msg_ws(srv, RT_WS_TEXT, k->b->p, k->b->len);
-        if (k->ws)
-            rt_conn_send_msg(c, k->ws);
-    }
+    if (!*msg)
+        *msg = rt__proto_frame(rt_conn_server(c), kind, k->b->p, k->b->len);
+    if (*msg)
+        rt_conn_send_msg(c, *msg);
 }
 
 static void rt__proto_cast_room(rt_proto *p, rt_str room, const rt_jbuf *b, rt_conn *skip)
@@ -696,6 +712,9 @@ const char *rt_proto_user(const rt_conn *c)
     return pc ? pc->user : NULL;
 }
 
+#ifndef RT_NO_SSE
+/* ---- The SSE + POST transport (not under RT_NO_SSE) ---------------------------- */
+
 static rt_proto_conn *rt__proto_find_session(rt_proto *p, rt_str session)
 {
     rt_list *n;
@@ -777,6 +796,7 @@ int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str bo
         return 405;
     return rt__proto_send_post(p, c, req, session, body);
 }
+#endif /* RT_NO_SSE */
 
 /* ---- Set-up and the tick ----------------------------------------------------------- */
 
@@ -794,10 +814,7 @@ static void rt__proto_on_tick(rt_loop *loop, void *user)
     for (n = rt_list_first(&p->conns); n; n = next) {
         rt_proto_conn *pc = RT_LIST_ENTRY(n, rt_proto_conn, link);
         next = rt_list_next(&p->conns, n); /* a send may close pc's connection */
-        if (rt_conn_kind(pc->c) == RT_CONN_SSE)
-            rt_conn_sse_send(pc->c, NULL, NULL, ping, sizeof ping - 1);
-        else
-            rt_conn_send(pc->c, RT_WS_TEXT, ping, sizeof ping - 1);
+        rt__proto_send_text(pc, ping, sizeof ping - 1);
     }
 }
 

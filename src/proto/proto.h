@@ -93,9 +93,13 @@ RT_API void rt_proto_rate_limited(rt_proto *p, rt_conn *c, uint32_t retry_after_
 /* From on_close: presence leaves (after the grace period) and the
  * protocol's state for c is freed; nothing for other connections. */
 RT_API void rt_proto_close(rt_proto *p, rt_conn *c);
+#ifndef RT_NO_SSE
 /* From on_http: serves GET /rt/sse and POST /rt/send (SSE + POST
- * transport). Returns 0 when it answered, or a status (404 for other paths). */
+ * transport). Returns 0 when it answered, or a status (404 for other paths).
+ * RT_NO_SSE removes this transport, and this function with it: the
+ * protocol then runs over WebSocket alone. */
 RT_API int rt_proto_http(rt_proto *p, rt_conn *c, const rt_http_request *req, rt_str body);
+#endif
 
 /* The user id of a connection the protocol serves (from rt_proto_upgrade
  * or its SSE stream on, until rt_proto_close), or NULL for any other
