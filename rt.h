@@ -2262,9 +2262,13 @@ RT_API rt_str rt_conn_protocol(const rt_conn *c);
  * connection 46 bytes.) */
 RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
 RT_API rt_server *rt_conn_server(const rt_conn *c);
-/* The connection's room memberships (its user field is the rt_conn). The
- * server leaves every room for it when it closes. */
+/* The connection's room memberships. The server leaves every room for it
+ * when it closes. Its user field is the connection's application pointer
+ * (rt_conn_user): one pointer serves both. */
 RT_API rt_room_member *rt_conn_member(rt_conn *c);
+/* The connection whose memberships m are (m from rt_conn_member): what a
+ * room walk (rt_room_each) needs to reach the connection. */
+RT_API rt_conn *rt_conn_of_member(rt_room_member *m);
 /* An application pointer stored in the connection (NULL at first). The
  * library never uses it, on protocol connections (rt_proto) neither. */
 RT_API void rt_conn_set_user(rt_conn *c, void *user);
@@ -8370,7 +8374,6 @@ struct rt_conn {
     rt_list link;             /* on srv->conns, every connection of the server */
     rt_conn *flush_next;      /* flush list link; non-NULL while on it (the last points
                                  at itself); in a free slab struct, the free list link */
-    void *user;
     int fd;
     uint8_t flags;            /* RT__C_* */
     uint8_t state;            /* enum rt__conn_state */
@@ -9244,9 +9247,14 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
 int rt_conn_kind(const rt_conn *c) { return c->kind; }
 size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
 rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
-void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
-void *rt_conn_user(const rt_conn *c) { return c->user; }
+void rt_conn_set_user(rt_conn *c, void *user) { c->member.user = user; }
+void *rt_conn_user(const rt_conn *c) { return c->member.user; }
 rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
+
+rt_conn *rt_conn_of_member(rt_room_member *m)
+{
+    return (rt_conn *)(void *)((char *)m - offsetof(rt_conn, member));
+}
 
 rt_str rt_conn_protocol(const rt_conn *c)
 {
@@ -9890,7 +9898,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
     c->fd = fd;
     c->state = RT__CS_READING; /* and kind RT_CONN_HTTP: both zero */
     c->flags = reject;
-    rt_room_member_init(&c->member, c);
+    rt_room_member_init(&c->member, NULL); /* its user: the application's */
     rt_plat_set_nodelay(fd);
     rt_list_push_front(&srv->conns, &c->link);
     if (!reject)
@@ -10569,7 +10577,7 @@ static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_r
 static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
     rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
-    rt_conn *c = (rt_conn *)mem->user;
+    rt_conn *c = rt_conn_of_member(mem);
     if (c == f->exclude)
         return;
     if (rt_conn_kind(c) == RT_CONN_HTTP) {
@@ -10942,7 +10950,7 @@ typedef struct rt__proto_cast {
 static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
 {
     rt__proto_cast *k = (rt__proto_cast *)ctx;
-    rt_conn *c = (rt_conn *)m->user;
+    rt_conn *c = rt_conn_of_member(m);
     int kind = rt_conn_kind(c);
     rt_msg **msg = kind == RT_CONN_SSE ? &k->sse : &k->ws; /* each built once */
     (void)room;

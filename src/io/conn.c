@@ -832,9 +832,14 @@ rt_result rt_conn_sse_send(rt_conn *c, const char *event, const char *id, const 
 int rt_conn_kind(const rt_conn *c) { return c->kind; }
 size_t rt_conn_queued(const rt_conn *c) { return c->queued; }
 rt_server *rt_conn_server(const rt_conn *c) { return c->srv; }
-void rt_conn_set_user(rt_conn *c, void *user) { c->user = user; }
-void *rt_conn_user(const rt_conn *c) { return c->user; }
+void rt_conn_set_user(rt_conn *c, void *user) { c->member.user = user; }
+void *rt_conn_user(const rt_conn *c) { return c->member.user; }
 rt_room_member *rt_conn_member(rt_conn *c) { return &c->member; }
+
+rt_conn *rt_conn_of_member(rt_room_member *m)
+{
+    return (rt_conn *)(void *)((char *)m - offsetof(rt_conn, member));
+}
 
 rt_str rt_conn_protocol(const rt_conn *c)
 {

@@ -106,9 +106,13 @@ RT_API rt_str rt_conn_protocol(const rt_conn *c);
  * connection 46 bytes.) */
 RT_API rt_result rt_conn_peer(const rt_conn *c, char *buf, size_t cap);
 RT_API rt_server *rt_conn_server(const rt_conn *c);
-/* The connection's room memberships (its user field is the rt_conn). The
- * server leaves every room for it when it closes. */
+/* The connection's room memberships. The server leaves every room for it
+ * when it closes. Its user field is the connection's application pointer
+ * (rt_conn_user): one pointer serves both. */
 RT_API rt_room_member *rt_conn_member(rt_conn *c);
+/* The connection whose memberships m are (m from rt_conn_member): what a
+ * room walk (rt_room_each) needs to reach the connection. */
+RT_API rt_conn *rt_conn_of_member(rt_room_member *m);
 /* An application pointer stored in the connection (NULL at first). The
  * library never uses it, on protocol connections (rt_proto) neither. */
 RT_API void rt_conn_set_user(rt_conn *c, void *user);

@@ -71,7 +71,6 @@ struct rt_conn {
     rt_list link;             /* on srv->conns, every connection of the server */
     rt_conn *flush_next;      /* flush list link; non-NULL while on it (the last points
                                  at itself); in a free slab struct, the free list link */
-    void *user;
     int fd;
     uint8_t flags;            /* RT__C_* */
     uint8_t state;            /* enum rt__conn_state */

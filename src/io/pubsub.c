@@ -258,7 +258,7 @@ static void rt__pubsub_poll_reply(rt_conn *c, rt_room *room, int recovered, rt_r
 static void rt__pubsub_deliver(void *ctx, rt_room *room, rt_room_member *mem)
 {
     rt__pubsub_fanout *f = (rt__pubsub_fanout *)ctx;
-    rt_conn *c = (rt_conn *)mem->user;
+    rt_conn *c = rt_conn_of_member(mem);
     if (c == f->exclude)
         return;
     if (rt_conn_kind(c) == RT_CONN_HTTP) {

@@ -290,7 +290,7 @@ static void rt__conn_new(rt_server *srv, int fd, uint8_t reject)
     c->fd = fd;
     c->state = RT__CS_READING; /* and kind RT_CONN_HTTP: both zero */
     c->flags = reject;
-    rt_room_member_init(&c->member, c);
+    rt_room_member_init(&c->member, NULL); /* its user: the application's */
     rt_plat_set_nodelay(fd);
     rt_list_push_front(&srv->conns, &c->link);
     if (!reject)

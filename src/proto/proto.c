@@ -175,7 +175,7 @@ typedef struct rt__proto_cast {
 static void rt__proto_cast_one(void *ctx, rt_room *room, rt_room_member *m)
 {
     rt__proto_cast *k = (rt__proto_cast *)ctx;
-    rt_conn *c = (rt_conn *)m->user;
+    rt_conn *c = rt_conn_of_member(m);
     int kind = rt_conn_kind(c);
     rt_msg **msg = kind == RT_CONN_SSE ? &k->sse : &k->ws; /* each built once */
     (void)room;
