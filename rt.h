@@ -446,6 +446,12 @@ typedef struct rt_allocator {
 RT_API void *rt_alloc(const rt_allocator *a, size_t n);
 RT_API void *rt_realloc(const rt_allocator *a, void *p, size_t old_n, size_t new_n);
 RT_API void rt_free(const rt_allocator *a, void *p, size_t n);
+/* Returns array p (of *cap elements of elem bytes) with room for need, its
+ * capacity doubled from min (or from *cap) until it fits, and sets *cap: n
+ * additions cost O(n). The new part is not zeroed. NULL on overflow or when
+ * the allocator fails; p and *cap are then untouched. */
+RT_API void *rt_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem,
+                     size_t min);
 
 #ifdef __cplusplus
 }
@@ -2952,6 +2958,26 @@ void rt_free(const rt_allocator *a, void *p, size_t n)
         a->free(a->user, p, n);
     else
         RT_FREE(p);
+}
+
+void *rt_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem, size_t min)
+{
+    size_t n = *cap ? *cap : min;
+    void *q;
+    if (need <= *cap)
+        return p;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    q = p ? rt_realloc(a, p, *cap * elem, n * elem) : rt_alloc(a, n * elem);
+    if (!q)
+        return NULL;
+    *cap = n;
+    return q;
 }
 /* ==== End src/base/core.c ==== */
 
@@ -7411,28 +7437,6 @@ static void rt__plat_random(void *buf, size_t n)
 
 /* ---- Helpers ----------------------------------------------------------------- */
 
-/* Returns p with room for need elements of elem bytes, doubling the capacity
- * *cap (from 8), or NULL (p untouched) on overflow or allocation failure. */
-static void *rt__plat_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 8u;
-    void *q;
-    if (need <= *cap)
-        return p;
-    while (n < need) {
-        if (n > SIZE_MAX / 2)
-            return NULL;
-        n *= 2;
-    }
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    q = p ? rt_realloc(a, p, *cap * elem, n * elem) : rt_alloc(a, n * elem);
-    if (!q)
-        return NULL;
-    *cap = n;
-    return q;
-}
-
 /* The kernel's readiness bits, as RT_IO_* bits. A hang-up or error also
  * counts as readable: read() then returns 0 or the error, which is how the
  * caller learns what happened. */
@@ -7500,15 +7504,15 @@ rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, u
 {
     size_t need = p->len + 1;
     struct pollfd *pf;
-    void *q = rt__plat_grow(a, p->ready, &p->ready_cap, need, sizeof(rt__plat_poll_ev));
+    void *q = rt_grow(a, p->ready, &p->ready_cap, need, sizeof(rt__plat_poll_ev), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->ready = q;
-    q = rt__plat_grow(a, p->tags, &p->tags_cap, need, sizeof(uint16_t));
+    q = rt_grow(a, p->tags, &p->tags_cap, need, sizeof(uint16_t), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->tags = (uint16_t *)q;
-    q = rt__plat_grow(a, p->set, &p->cap, need, sizeof(struct pollfd));
+    q = rt_grow(a, p->set, &p->cap, need, sizeof(struct pollfd), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->set = q;
@@ -7606,7 +7610,7 @@ static rt_result rt__plat_epoll_ctl(rt_plat_poller *p, int op, int fd, unsigned 
 rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, unsigned events,
                              uint16_t tag, uint32_t *slot)
 {
-    void *q = rt__plat_grow(a, p->set, &p->cap, p->len + 1, sizeof(struct epoll_event));
+    void *q = rt_grow(a, p->set, &p->cap, p->len + 1, sizeof(struct epoll_event), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->set = q;
@@ -7907,29 +7911,12 @@ uint64_t rt_time_ms(void)
     return RT_CLOCK_MS();
 }
 
-/* Returns p with room for need elements of elem bytes, growing the capacity
- * *cap by doubling (so n additions cost O(n)). The new part is not zeroed:
- * memory never written is never made resident, and each array writes an
- * element before it reads it. NULL on overflow or when the allocator fails;
- * p is then untouched. */
+/* The loop's arrays grow with rt_grow. The new part is not zeroed: memory
+ * never written is never made resident, and each array writes an element
+ * before it reads it. */
 static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, size_t elem)
 {
-    size_t n = *cap ? *cap : RT__LOOP_MIN_CAP;
-    void *q;
-    if (need <= *cap)
-        return p;
-    while (n < need) {
-        if (n > SIZE_MAX / 2)
-            return NULL;
-        n *= 2;
-    }
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    q = p ? rt_realloc(loop->alloc, p, *cap * elem, n * elem) : rt_alloc(loop->alloc, n * elem);
-    if (!q)
-        return NULL;
-    *cap = n;
-    return q;
+    return rt_grow(loop->alloc, p, cap, need, elem, RT__LOOP_MIN_CAP);
 }
 
 static int rt__loop_drain(rt_loop *loop);

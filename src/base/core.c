@@ -100,3 +100,23 @@ void rt_free(const rt_allocator *a, void *p, size_t n)
     else
         RT_FREE(p);
 }
+
+void *rt_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem, size_t min)
+{
+    size_t n = *cap ? *cap : min;
+    void *q;
+    if (need <= *cap)
+        return p;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    q = p ? rt_realloc(a, p, *cap * elem, n * elem) : rt_alloc(a, n * elem);
+    if (!q)
+        return NULL;
+    *cap = n;
+    return q;
+}

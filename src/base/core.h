@@ -115,6 +115,12 @@ typedef struct rt_allocator {
 RT_API void *rt_alloc(const rt_allocator *a, size_t n);
 RT_API void *rt_realloc(const rt_allocator *a, void *p, size_t old_n, size_t new_n);
 RT_API void rt_free(const rt_allocator *a, void *p, size_t n);
+/* Returns array p (of *cap elements of elem bytes) with room for need, its
+ * capacity doubled from min (or from *cap) until it fits, and sets *cap: n
+ * additions cost O(n). The new part is not zeroed. NULL on overflow or when
+ * the allocator fails; p and *cap are then untouched. */
+RT_API void *rt_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem,
+                     size_t min);
 
 #ifdef __cplusplus
 }

@@ -51,29 +51,12 @@ uint64_t rt_time_ms(void)
     return RT_CLOCK_MS();
 }
 
-/* Returns p with room for need elements of elem bytes, growing the capacity
- * *cap by doubling (so n additions cost O(n)). The new part is not zeroed:
- * memory never written is never made resident, and each array writes an
- * element before it reads it. NULL on overflow or when the allocator fails;
- * p is then untouched. */
+/* The loop's arrays grow with rt_grow. The new part is not zeroed: memory
+ * never written is never made resident, and each array writes an element
+ * before it reads it. */
 static void *rt__loop_grow(rt_loop *loop, void *p, size_t *cap, size_t need, size_t elem)
 {
-    size_t n = *cap ? *cap : RT__LOOP_MIN_CAP;
-    void *q;
-    if (need <= *cap)
-        return p;
-    while (n < need) {
-        if (n > SIZE_MAX / 2)
-            return NULL;
-        n *= 2;
-    }
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    q = p ? rt_realloc(loop->alloc, p, *cap * elem, n * elem) : rt_alloc(loop->alloc, n * elem);
-    if (!q)
-        return NULL;
-    *cap = n;
-    return q;
+    return rt_grow(loop->alloc, p, cap, need, elem, RT__LOOP_MIN_CAP);
 }
 
 static int rt__loop_drain(rt_loop *loop);

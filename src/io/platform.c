@@ -82,28 +82,6 @@ static void rt__plat_random(void *buf, size_t n)
 
 /* ---- Helpers ----------------------------------------------------------------- */
 
-/* Returns p with room for need elements of elem bytes, doubling the capacity
- * *cap (from 8), or NULL (p untouched) on overflow or allocation failure. */
-static void *rt__plat_grow(const rt_allocator *a, void *p, size_t *cap, size_t need, size_t elem)
-{
-    size_t n = *cap ? *cap : 8u;
-    void *q;
-    if (need <= *cap)
-        return p;
-    while (n < need) {
-        if (n > SIZE_MAX / 2)
-            return NULL;
-        n *= 2;
-    }
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    q = p ? rt_realloc(a, p, *cap * elem, n * elem) : rt_alloc(a, n * elem);
-    if (!q)
-        return NULL;
-    *cap = n;
-    return q;
-}
-
 /* The kernel's readiness bits, as RT_IO_* bits. A hang-up or error also
  * counts as readable: read() then returns 0 or the error, which is how the
  * caller learns what happened. */
@@ -171,15 +149,15 @@ rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, u
 {
     size_t need = p->len + 1;
     struct pollfd *pf;
-    void *q = rt__plat_grow(a, p->ready, &p->ready_cap, need, sizeof(rt__plat_poll_ev));
+    void *q = rt_grow(a, p->ready, &p->ready_cap, need, sizeof(rt__plat_poll_ev), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->ready = q;
-    q = rt__plat_grow(a, p->tags, &p->tags_cap, need, sizeof(uint16_t));
+    q = rt_grow(a, p->tags, &p->tags_cap, need, sizeof(uint16_t), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->tags = (uint16_t *)q;
-    q = rt__plat_grow(a, p->set, &p->cap, need, sizeof(struct pollfd));
+    q = rt_grow(a, p->set, &p->cap, need, sizeof(struct pollfd), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->set = q;
@@ -277,7 +255,7 @@ static rt_result rt__plat_epoll_ctl(rt_plat_poller *p, int op, int fd, unsigned 
 rt_result rt_plat_poller_add(rt_plat_poller *p, const rt_allocator *a, int fd, unsigned events,
                              uint16_t tag, uint32_t *slot)
 {
-    void *q = rt__plat_grow(a, p->set, &p->cap, p->len + 1, sizeof(struct epoll_event));
+    void *q = rt_grow(a, p->set, &p->cap, p->len + 1, sizeof(struct epoll_event), 8u);
     if (!q)
         return RT_E_NOMEM;
     p->set = q;

@@ -97,4 +97,21 @@ RT_TEST(allocator_hooks_are_used_when_given)
     CHECK_EQ(counted_live, 0);
 }
 
+RT_TEST(grow_doubles_from_min_and_refuses_overflow)
+{
+    size_t cap = 0;
+    int *p = (int *)rt_grow(NULL, NULL, &cap, 3, sizeof(int), 8);
+    CHECK(p != NULL);
+    CHECK_EQ(cap, 8);
+    CHECK(rt_grow(NULL, p, &cap, 8, sizeof(int), 8) == p); /* fits: unchanged */
+    p[7] = 7;
+    p = (int *)rt_grow(NULL, p, &cap, 20, sizeof(int), 8);
+    CHECK(p != NULL);
+    CHECK_EQ(cap, 32);
+    CHECK_EQ(p[7], 7); /* kept */
+    CHECK(rt_grow(NULL, p, &cap, SIZE_MAX / 2, sizeof(int), 8) == NULL);
+    CHECK_EQ(cap, 32); /* untouched on failure */
+    rt_free(NULL, p, cap * sizeof(int));
+}
+
 int main(void) { return rt_test_main(); }
